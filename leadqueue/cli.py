@@ -1,0 +1,110 @@
+"""The ``leadqueue`` command: the GUI by default, sub-commands for the rest.
+
+The CLI is a public contract that tests and later features call. Exit codes:
+0 success, 1 a failure while working, 2 bad input or an unusable database (a
+clear one-line message on stderr, nothing modified).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from . import commands as _commands
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+def add_db_argument(parser: argparse.ArgumentParser, *, required: bool = False,
+                    help: str | None = None) -> None:
+    """``--db``: a local store path or a database URL (a value with ``://``)."""
+    parser.add_argument(
+        "--db",
+        required=required,
+        default=argparse.SUPPRESS if not required else None,
+        metavar="PATH|URL",
+        help=help or "local store path, or a database URL (postgresql://…, sqlite:///…)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadqueue",
+        description="Your next-best-lead queue. Without a command, starts the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"leadqueue {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="start on the demo database (created on first use)")
+    parser.add_argument("--db", metavar="PATH|URL",
+                        help="local store to open (default: the store in your data folder)")
+    parser.add_argument("--as", dest="as_email", metavar="EMAIL",
+                        help="run as this person (the demo starts as a rep)")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="render the main window offscreen, save it as PNG and exit")
+    parser.add_argument("--at", metavar="ISO8601",
+                        help="pretend it is this time (demo and screenshots)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(_commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{_commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .store import StoreError
+
+    try:
+        if args.command is None:
+            return launch_gui(args)
+        return int(args.func(args) or 0)
+    except (UsageError, StoreError) as exc:
+        print(f"leadqueue: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def default_store_path(name: str = "leadqueue.db"):  # type: ignore[no-untyped-def]
+    """Where the user's own (or the demo's) local store lives."""
+    from pathlib import Path
+
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("LeadQueue", appauthor=False)) / name
+
+
+def launch_gui(args: argparse.Namespace) -> int:
+    """Start the desktop app (or render its screenshot) on the chosen store."""
+    from .clock import parse_instant
+
+    try:
+        at = parse_instant(args.at) if args.at else None
+    except ValueError as exc:
+        raise UsageError(f"--at: {exc}") from None
+    if args.demo:
+        target = args.db or str(default_store_path("demo.db"))
+        from .store import inspect_store
+
+        if "://" not in target and not inspect_store(target).exists:
+            from .demo import write_demo_db
+
+            print(f"Creating the demo database at {target} …", file=sys.stderr)
+            write_demo_db(target, now=at)
+    else:
+        target = args.db or str(default_store_path())
+    from ui.app import run_app  # Qt only when a window is wanted
+
+    return run_app(target, as_email=args.as_email, screenshot=args.screenshot, at=at,
+                   demo=args.demo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

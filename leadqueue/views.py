@@ -1,0 +1,107 @@
+"""Plain frozen views of core data, the only shapes the UI and CLI receive.
+
+Never a live ORM object: a view can cross threads and outlive its session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    team_id: uuid.UUID | None
+    team_name: str | None
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One lead in a rep's queue, as the queue list shows it."""
+
+    id: uuid.UUID
+    external_id: str | None
+    name: str
+    company: str | None
+    priority: int
+    status: str
+    lead_class: str
+    source: str | None
+    phone: str | None
+    email: str | None
+    timezone: str | None
+    score: int
+    created_at: datetime
+    next_step: str | None
+    next_step_kind: str | None
+    next_step_at: datetime | None
+    sla_due_at: datetime | None
+    tier: int | None = None
+    reasons: tuple[str, ...] = ()
+    data_issues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    id: uuid.UUID
+    kind: str
+    direction: str
+    outcome: str | None
+    at: datetime
+    author_name: str | None
+    duration_s: int | None
+    body: str | None
+    supersedes_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class LeadDetail:
+    """Everything the preview pane shows about one lead."""
+
+    id: uuid.UUID
+    external_id: str | None
+    first_name: str
+    last_name: str
+    company: str | None
+    title: str | None
+    email: str | None
+    phone: str | None
+    source: str | None
+    lead_class: str
+    status: str
+    priority: int
+    owner_name: str | None
+    team_name: str | None
+    created_at: datetime
+    assigned_at: datetime | None
+    acknowledged_at: datetime | None
+    first_action_at: datetime | None
+    last_action_at: datetime | None
+    next_step: str | None
+    next_step_kind: str | None
+    next_step_at: datetime | None
+    snoozed_until: datetime | None
+    do_not_contact: bool
+    attempts: int
+    score: int
+    score_breakdown: tuple[tuple[str, int], ...]
+    timezone: str | None
+    country: str | None
+    state: str | None
+    territory: str | None
+    company_size: int | None
+    product_interest: str | None
+    no_response_reason: str | None
+    disqualify_reason: str | None
+    final_outcome: str | None
+    data_issues: tuple[str, ...]
+    activities: tuple[ActivityView, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
