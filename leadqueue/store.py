@@ -27,9 +27,9 @@ if TYPE_CHECKING:  # heavy imports stay lazy: start-up time matters (DESIGN.md Â
 #: The Alembic head this code is written against; a test checks it matches
 #: ``migrations/``. Kept as a constant so start-up can check a store's version
 #: with one sqlite3 query instead of loading Alembic.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 #: Every revision this code knows, oldest first.
-KNOWN_REVISIONS = ("0001",)
+KNOWN_REVISIONS = ("0001", "0002")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
