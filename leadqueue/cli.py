@@ -100,6 +100,10 @@ def launch_gui(args: argparse.Namespace) -> int:
             write_demo_db(target, now=at)
     else:
         target = args.db or str(default_store_path())
+    if "://" not in target:
+        from .store import inspect_store
+
+        inspect_store(target)  # refuse a foreign or newer file before Qt starts
     from ui.app import run_app  # Qt only when a window is wanted
 
     return run_app(target, as_email=args.as_email, screenshot=args.screenshot, at=at,
