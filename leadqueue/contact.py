@@ -1,0 +1,139 @@
+"""Contact data normalisation: phone numbers to E.164, the lead's time zone, emails.
+
+Phone parsing and the number → time zone lookup are ``phonenumbers``' job (far
+better than any regex of ours). A phone that does not parse, or a zone nobody
+knows, is *data*, not an error: the caller keeps the raw text and flags the
+lead with a :class:`~leadqueue.enums.DataIssue`, so the rep sees why a number
+cannot be dialled or why the lead's local time is a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezone
+
+from .enums import DataIssue
+
+#: What ``phonenumbers`` answers when it cannot place a number.
+UNKNOWN_ZONE = "Etc/Unknown"
+
+#: When a number maps to several zones (mobiles, toll-free), the zone where most
+#: of the country's people live. Deterministic, and right far more often than
+#: the alphabetically first zone (Australia/Adelaide, America/Adak).
+PREFERRED_ZONES: dict[str, tuple[str, ...]] = {
+    "US": ("America/New_York", "America/Chicago", "America/Los_Angeles", "America/Denver"),
+    "CA": ("America/Toronto", "America/Vancouver", "America/Edmonton", "America/Winnipeg"),
+    "AU": ("Australia/Sydney", "Australia/Melbourne", "Australia/Brisbane", "Australia/Perth",
+           "Australia/Adelaide"),
+    "BR": ("America/Sao_Paulo",),
+    "MX": ("America/Mexico_City",),
+    "RU": ("Europe/Moscow",),
+    "ID": ("Asia/Jakarta",),
+    "NZ": ("Pacific/Auckland",),
+    "ES": ("Europe/Madrid",),
+    "PT": ("Europe/Lisbon",),
+}
+
+
+@dataclass(frozen=True)
+class PhoneResult:
+    """The outcome of normalising one phone number.
+
+    ``e164`` is None when the text is not a valid number; ``issue`` then says
+    so, and the caller keeps the raw text.
+    """
+
+    e164: str | None
+    region: str | None
+    timezone: str | None
+    issue: DataIssue | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.issue is None
+
+
+def valid_timezone(name: str | None) -> bool:
+    """True when ``name`` is an IANA zone this machine knows (zoneinfo/tzdata)."""
+    if not name or not isinstance(name, str) or name == UNKNOWN_ZONE:
+        return False
+    return _zone_exists(name)
+
+
+@lru_cache(maxsize=1024)
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError: a malformed key such as "../etc" or an absolute path.
+        return False
+    return True
+
+
+def zone_for_number(number: phonenumbers.PhoneNumber) -> str | None:
+    """The lead's time zone from its number, or None when the number does not say."""
+    zones = [
+        z for z in phone_timezone.time_zones_for_number(number)
+        if z != UNKNOWN_ZONE and valid_timezone(z)
+    ]
+    if not zones:
+        return None
+    if len(zones) == 1:
+        return zones[0]
+    region = phonenumbers.region_code_for_number(number)
+    for preferred in PREFERRED_ZONES.get(region or "", ()):
+        if preferred in zones:
+            return preferred
+    # No preference known: the first in sorted order, so the answer never
+    # depends on the library's list order.
+    return sorted(zones)[0]
+
+
+def normalize_phone(raw: str | None, default_region: str | None = None) -> PhoneResult:
+    """Normalise ``raw`` to E.164 and derive its region and time zone.
+
+    ``default_region`` (ISO 3166 alpha-2, e.g. the lead's country) is used for
+    numbers written without a ``+`` country code. A number that does not parse
+    or is not a valid number for its region gives ``PHONE_UNPARSEABLE``; a valid
+    number whose zone cannot be told gives ``e164`` with ``timezone`` None and no
+    issue (the caller decides whether an unknown zone matters).
+    """
+    if raw is None or not raw.strip():
+        return PhoneResult(None, None, None, None)
+    region = default_region.upper() if default_region else None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return PhoneResult(None, None, None, DataIssue.PHONE_UNPARSEABLE)
+    if not phonenumbers.is_valid_number(number):
+        return PhoneResult(None, None, None, DataIssue.PHONE_UNPARSEABLE)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return PhoneResult(e164, phonenumbers.region_code_for_number(number),
+                       zone_for_number(number), None)
+
+
+# Deliberately modest: one @, a dotted domain, no spaces. Full RFC 5322 accepts
+# addresses no mail server delivers to; this catches the typos that matter.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def normalize_email(raw: str | None) -> str | None:
+    """Trimmed, lower-cased email; None for empty input.
+
+    Raises ``ValueError`` naming the problem for text that is not an email.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValueError(f"expected an email address as text, got {raw!r}")
+    text = raw.strip()
+    if not text:
+        return None
+    if not _EMAIL.match(text):
+        raise ValueError(f"{raw!r} is not an email address (expected name@domain.tld)")
+    return text.lower()

@@ -1,0 +1,110 @@
+"""Lead scoring: transparent points from a base set by lead class.
+
+The score is the base plus every point rule that applies; the breakdown
+(``[{"rule": ..., "points": ...}]``) is stored on the lead and shown, so a rep
+can see why a lead scores what it scores.
+
+A ``score`` given on load (a lead with a score and no breakdown yet) stands:
+it becomes the base ("loaded_score") in place of the class base, and point
+rules add to it from then on.
+
+"No open after 3 touches" is read as: three or more outbound touches and no
+sign of life (no inbound reply, no connected call, no meeting) — the store
+does not track e-mail opens.
+
+Thresholds act only once the lead has had three touches, so a new lead is never
+parked before anyone called it: >= 60 promotes one priority level, < 20 parks
+the lead to nurture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ..enums import LeadClass
+
+BASE_BY_CLASS: dict[LeadClass, int] = {
+    LeadClass.HIGH_INTENT: 50,
+    LeadClass.EXISTING_ACCOUNT: 45,
+    LeadClass.QUALIFICATION_NEEDED: 40,
+    LeadClass.EARLY_STAGE: 30,
+    LeadClass.POOR_FIT: 10,
+}
+
+POINTS: dict[str, int] = {
+    "booked_call": 30,
+    "reply": 15,
+    "verified_phone": 10,
+    "no_open_after_3_touches": -10,
+    "unsubscribed": -20,
+}
+
+PROMOTE_AT = 60
+PARK_BELOW = 20
+MIN_TOUCHES = 3
+
+
+@dataclass(frozen=True)
+class ScoreFacts:
+    lead_class: LeadClass
+    score: int
+    breakdown: tuple[tuple[str, int], ...]
+    touches: int
+    meeting_booked: bool = False
+    replied: bool = False
+    connected: bool = False
+    phone_verified: bool = False
+    unsubscribed: bool = False
+
+
+class ScoreAction(StrEnum):
+    NONE = "none"
+    PROMOTE = "promote"
+    PARK = "park"
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    score: int
+    breakdown: list[dict[str, Any]]
+    action: ScoreAction
+
+    @property
+    def breakdown_pairs(self) -> tuple[tuple[str, int], ...]:
+        return tuple((b["rule"], b["points"]) for b in self.breakdown)
+
+
+def breakdown_pairs(stored: list[Any] | None) -> tuple[tuple[str, int], ...]:
+    return tuple((str(b["rule"]), int(b["points"])) for b in (stored or ()))
+
+
+def score_lead(facts: ScoreFacts) -> ScoreResult:
+    """The lead's score, its breakdown, and whether a threshold acts."""
+    loaded = dict(facts.breakdown).get("loaded_score")
+    if loaded is None and not facts.breakdown and facts.score != 0:
+        loaded = facts.score
+    if loaded is not None:
+        parts: list[tuple[str, int]] = [("loaded_score", loaded)]
+    else:
+        parts = [(f"class:{facts.lead_class.value}", BASE_BY_CLASS[facts.lead_class])]
+    if facts.meeting_booked:
+        parts.append(("booked_call", POINTS["booked_call"]))
+    if facts.replied:
+        parts.append(("reply", POINTS["reply"]))
+    if facts.phone_verified:
+        parts.append(("verified_phone", POINTS["verified_phone"]))
+    if facts.touches >= MIN_TOUCHES and not (facts.replied or facts.connected
+                                             or facts.meeting_booked):
+        parts.append(("no_open_after_3_touches", POINTS["no_open_after_3_touches"]))
+    if facts.unsubscribed:
+        parts.append(("unsubscribed", POINTS["unsubscribed"]))
+    total = sum(p for _, p in parts)
+    action = ScoreAction.NONE
+    if facts.touches >= MIN_TOUCHES:
+        if total >= PROMOTE_AT:
+            action = ScoreAction.PROMOTE
+        elif total < PARK_BELOW:
+            action = ScoreAction.PARK
+    return ScoreResult(total, [{"rule": r, "points": p} for r, p in parts], action)
