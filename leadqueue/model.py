@@ -219,13 +219,15 @@ class Lead(Synced, Base):
     company_size: Mapped[int | None] = mapped_column(Integer)
     product_interest: Mapped[str | None] = mapped_column(String(120))
     #: When a nurtured lead re-enters the queue as a new cadence.
-    recycle_at: Mapped[datetime | None]
+    recycle_at: Mapped[datetime | None] = mapped_column(index=True)
     #: Merged into another (older) lead as a duplicate.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("leads.id"))
     #: Contact data that did not normalise (``enums.DataIssue`` values): kept and shown.
     data_issues: Mapped[list[Any]] = mapped_column(default=list)
     #: Why the lead went to its owner: rule, method, candidates, skipped and why.
     routing_explanation: Mapped[dict[str, Any] | None]
+    #: First-response deadline set at intake (null: no target); pool claims order by it.
+    sla_due_at: Mapped[datetime | None]
 
 
 class Activity(Base):
@@ -367,6 +369,9 @@ class CadenceEnrollment(Synced, Base):
     current_step: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(64))
+    #: When the current step became the lead's next step (null: not yet);
+    #: a touch logged at or after it completes the step.
+    step_scheduled_at: Mapped[datetime | None]
 
 
 class Notification(Synced, Base):
@@ -424,6 +429,30 @@ class LeadLease(Base):
     expires_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
     travel: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class IntakeItem(Base):
+    """A new lead handed in by another system (web form, CRM connector).
+
+    Other systems INSERT a row with ``payload`` (the same JSON object
+    ``leadqueue intake`` takes); the worker normalises, de-duplicates,
+    classifies and routes it, then fills ``processed_at`` and either
+    ``lead_id`` (new lead or the existing duplicate) or ``error``.
+    """
+
+    __tablename__ = "intake"
+    __table_args__ = (Index("ix_intake_processed_at", "processed_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    received_at: Mapped[datetime]
+    #: Which system sent it, e.g. "webform"; also the lead's source when it has none.
+    source_system: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    processed_at: Mapped[datetime | None]
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("leads.id"))
+    #: "created", "duplicate" or "rejected".
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

@@ -44,6 +44,44 @@ class QueueRow:
     tier: int | None = None
     reasons: tuple[str, ...] = ()
     data_issues: tuple[str, ...] = ()
+    #: Now on the lead's wall clock (aware, in the lead's zone); None: zone unknown.
+    local_time: datetime | None = None
+    #: When the lead's calling window opens ("later" rows only).
+    window_opens_at: datetime | None = None
+    #: When an upcoming row comes due: its snooze end or next step time.
+    due_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    #: e.g. "Step 3 of 6 (call)" while the lead is in an active cadence.
+    cadence_step: str | None = None
+
+
+@dataclass(frozen=True)
+class RankedQueue:
+    """A rep's queue: work now, due but outside the calling window, and coming up."""
+
+    callable: tuple[QueueRow, ...] = ()
+    later: tuple[QueueRow, ...] = ()
+    upcoming: tuple[QueueRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    """What logging a call did, and the next step the rules propose.
+
+    The proposal is not applied: the UI pre-fills it and the rep confirms it
+    with ``Workspace.set_next_step`` (or chooses another step).
+    """
+
+    activity_id: uuid.UUID
+    status: str
+    proposed_status: str
+    next_step_kind: str | None
+    next_step_at: datetime | None
+    next_step_text: str | None
+    #: Another status the rep may choose instead (e.g. disqualified).
+    alternative_status: str | None = None
+    phone_flagged: bool = False
+    cadence_ended: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .enums import LeadStatus, Role
-from .views import ActivityView, LeadDetail, PersonView, QueueRow
+from .views import ActivityView, LeadDetail, PersonView, QueueRow, RankedQueue
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -58,6 +58,21 @@ class Workspace:
         return self.clock.now()
 
     # -- reading ---------------------------------------------------------------
+
+    def ranked_queue(self, at: datetime | None = None, limit: int | None = None) -> RankedQueue:
+        """The signed-in rep's next-best-lead queue (``leadqueue.queue``).
+
+        ``at`` pretends it is that time (default: the clock); ``limit`` caps
+        each of the three lists.
+        """
+        from .clock import as_utc
+        from .queue import ranked_queue
+
+        now = as_utc(at) if at is not None else self.clock.now()
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit: {limit} is negative")
+        with self.engine.connect() as conn:
+            return ranked_queue(conn, self.me.id, self.me.team_id, now, limit)
 
     def queue(self) -> list[QueueRow]:
         """The signed-in rep's active leads: P1 first, then oldest first."""
