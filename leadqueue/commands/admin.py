@@ -1,0 +1,109 @@
+"""``leadqueue admin``: set up the shared database and its people."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..cli import UsageError, add_db_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("admin", help="set up the shared database and its users")
+    sub = parser.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("init", help="migrate the shared database; install roles, RLS, functions")
+    add_db_argument(p, required=True, help="the shared database URL (postgresql://…)")
+    p.add_argument("--role-prefix", metavar="PREFIX",
+                   help="prefix of the group role names (default lq_ or $LEADQUEUE_ROLE_PREFIX)")
+    p.set_defaults(func=run_init)
+
+    p = sub.add_parser("add-user", help="create or update a person and their login role")
+    add_db_argument(p, required=True, help="the shared database URL (postgresql://…)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=["rep", "team_lead", "admin"])
+    p.add_argument("--team", required=True, help="team name (created if new)")
+    p.add_argument("--login", metavar="NAME", help="login role name (default: from the email)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input (else one is generated)")
+    p.set_defaults(func=run_add_user)
+
+    p = sub.add_parser("set-password", help="set a person's database password")
+    add_db_argument(p, required=True, help="the shared database URL (postgresql://…)")
+    p.add_argument("--login", required=True, metavar="NAME")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=run_set_password)
+
+    p = sub.add_parser("disable-user", help="stop a person logging in (history is kept)")
+    add_db_argument(p, required=True, help="the shared database URL (postgresql://…)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email")
+    who.add_argument("--login", metavar="NAME")
+    p.set_defaults(func=run_disable_user)
+
+
+def _shared_url(args: argparse.Namespace) -> str:
+    if not args.db.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise UsageError(f"--db: admin commands work on a shared PostgreSQL database "
+                         f"(postgresql://…), not {args.db!r}")
+    return args.db.replace("postgres://", "postgresql://", 1)
+
+
+def _password_from_stdin(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("--password-stdin: standard input gave an empty password")
+    return password
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from ..shared.admin import init
+
+    report = init(_shared_url(args), role_prefix=args.role_prefix,
+                  log=lambda m: print(m, file=sys.stderr))
+    if report.changed:
+        print(f"shared database ready: schema {report.revision_after}, "
+              f"group roles {report.prefix}rep, {report.prefix}team_lead, {report.prefix}admin "
+              f"(owner {report.prefix}owner)")
+    else:
+        print(f"shared database already up to date (schema {report.revision_after}): "
+              "nothing changed")
+    return 0
+
+
+def run_add_user(args: argparse.Namespace) -> int:
+    from ..shared.admin import add_user, connect_hint
+
+    url = _shared_url(args)
+    result = add_user(url, email=args.email, name=args.name, role=args.role, team=args.team,
+                      login=args.login, password=_password_from_stdin(args))
+    verb = "created" if result.created else "updated"
+    print(f"{verb} {args.role} {args.email} (login {result.login}) in team {args.team}"
+          + (" (new team)" if result.team_created else ""))
+    if result.password:
+        print(f"password (shown once, pass it on privately): {result.password}")
+    print(connect_hint(url, result.login))
+    return 0
+
+
+def run_set_password(args: argparse.Namespace) -> int:
+    from ..shared.admin import set_password
+
+    generated = set_password(_shared_url(args), login=args.login,
+                             password=_password_from_stdin(args))
+    print(f"password of {args.login} changed")
+    if generated:
+        print(f"password (shown once, pass it on privately): {generated}")
+    return 0
+
+
+def run_disable_user(args: argparse.Namespace) -> int:
+    from ..shared.admin import disable_user
+
+    login = disable_user(_shared_url(args), email=args.email, login=args.login)
+    print(f"disabled {args.email or args.login}" + (f" (login {login} can no longer log in)"
+                                                     if login else ""))
+    return 0
