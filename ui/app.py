@@ -1,0 +1,137 @@
+"""Application bootstrap: open the store, sign in, show the main window.
+
+``run_app`` is what ``leadqueue`` (``leadqueue.cli.launch_gui``) calls. A store
+that cannot be used raises :class:`leadqueue.store.StoreError` before any
+window exists, so the CLI prints one line and exits 2 with the file untouched.
+With ``screenshot`` the window is rendered offscreen, the first queue row is
+selected so the preview shows, and the PNG is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger("leadqueue.ui.app")
+
+#: How long a screenshot run waits for the queue and the preview to load.
+SCREENSHOT_TIMEOUT_MS = 60_000
+SCREENSHOT_SIZE = (1440, 900)
+
+
+def _store_label(target: str) -> str:
+    if "://" in target:
+        # Never show a password that may be in a URL.
+        scheme, _, rest = target.partition("://")
+        return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+    return Path(target).name
+
+
+def _needs_offscreen() -> bool:
+    if sys.platform.startswith("linux"):
+        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return False
+
+
+def qapplication():  # type: ignore[no-untyped-def]
+    """The process's QApplication (created once) with our style sheet."""
+    from ui.qt import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "leadqueue"])
+        app.setApplicationName("LeadQueue")
+        app.setOrganizationName("LeadQueue")
+        app.setStyle("Fusion")  # the same look on every platform and offscreen
+    qss = Path(__file__).with_name("style.qss")
+    if qss.exists():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    return app
+
+
+def run_app(target: str, *, as_email: str | None = None, screenshot: str | None = None,
+            at: datetime | None = None, demo: bool = False) -> int:
+    from ui.logs import setup_logging
+
+    if screenshot and _needs_offscreen():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    setup_logging()
+    from leadqueue.clock import FakeClock, SystemClock
+    from leadqueue.store import open_database
+    from leadqueue.workspace import UnknownPerson, Workspace
+
+    engine = open_database(target)  # StoreError propagates: the CLI reports it, exit 2
+    try:
+        clock = FakeClock(at) if at is not None else SystemClock()
+        try:
+            workspace = Workspace.open(engine, as_email, clock)
+        except UnknownPerson as exc:
+            print(f"leadqueue: error: {exc}", file=sys.stderr)
+            return 2
+        log.info("starting as %s on %s", workspace.me.email, _store_label(target))
+        app = qapplication()
+        from ui.main_window import MainWindow
+        from ui.qt import QSettings
+
+        settings = None if screenshot else QSettings("LeadQueue", "LeadQueue")
+        window = MainWindow(workspace, settings=settings, store_label=_store_label(target),
+                            show_switcher=demo)
+        if screenshot:
+            return _screenshot(app, window, screenshot)
+        window.show()
+        window.start()
+        return int(app.exec())
+    finally:
+        engine.dispose()
+
+
+def _screenshot(app, window, path: str) -> int:  # type: ignore[no-untyped-def]
+    from ui.qt import QEventLoop, QTimer
+
+    window.resize(*SCREENSHOT_SIZE)
+    loop = QEventLoop()
+    state = {"queue": False, "preview": False, "timeout": False}
+
+    def on_queue(total: int) -> None:
+        state["queue"] = True
+        if total == 0:
+            loop.quit()
+
+    def on_preview(_lead: object) -> None:
+        state["preview"] = True
+        loop.quit()
+
+    def on_timeout() -> None:
+        state["timeout"] = True
+        loop.quit()
+
+    window.sig_queue_loaded.connect(on_queue)
+    window.sig_preview_loaded.connect(on_preview)
+    window.sig_error.connect(lambda _msg: loop.quit())
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(on_timeout)
+    timer.start(SCREENSHOT_TIMEOUT_MS)
+    window.show()
+    window.start()
+    loop.exec()
+    timer.stop()
+    try:
+        if not state["queue"]:
+            print("leadqueue: error: the queue did not load"
+                  + (" in time" if state["timeout"] else ""), file=sys.stderr)
+            return 1
+        app.processEvents()
+        pixmap = window.grab()
+        out = Path(path).expanduser()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not pixmap.save(str(out), "PNG"):
+            print(f"leadqueue: error: cannot write {out}", file=sys.stderr)
+            return 1
+        log.info("screenshot written to %s", out)
+        return 0
+    finally:
+        window.close()

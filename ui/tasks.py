@@ -1,0 +1,108 @@
+"""Running core work off the GUI thread.
+
+:class:`SerialExecutor` owns one worker thread for the local database: every
+read and write of the window goes through it, in submission order, so the GUI
+thread never waits on SQLite and two writes never race. Results and exceptions
+come back on the GUI thread through a queued signal; a work function never
+touches a widget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ui.qt import QObject, Qt, Signal
+
+log = logging.getLogger("leadqueue.ui.tasks")
+
+Done = Callable[[Any], None]
+Failed = Callable[[BaseException], None]
+
+
+@dataclass
+class _Pending:
+    label: str
+    on_done: Done | None
+    on_error: Failed | None
+
+
+class SerialExecutor(QObject):
+    """One background thread, tasks in order, callbacks on the GUI thread."""
+
+    #: (label, result) after a task's own ``on_done`` ran.
+    sig_task_done = Signal(str, object)
+    #: (label, exception) for a task that raised; emitted whether or not the
+    #: task had an ``on_error`` (the window shows unhandled ones).
+    sig_task_failed = Signal(str, object)
+    #: True while at least one task is queued or running.
+    sig_busy_changed = Signal(bool)
+
+    # Emitted from the worker thread; the queued connection hops to the GUI thread.
+    _sig_finished = Signal(int, object, object)
+
+    def __init__(self, name: str = "local-db", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._name = name
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._sig_finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, label: str = "",
+               on_done: Done | None = None, on_error: Failed | None = None) -> int:
+        """Queue ``fn(*args)``; returns the task id."""
+        if self._closed:
+            raise RuntimeError(f"executor {self._name} is shut down")
+        task_id = next(self._ids)
+        was_idle = not self._pending
+        self._pending[task_id] = _Pending(label or getattr(fn, "__name__", "task"),
+                                          on_done, on_error)
+        self._pool.submit(self._run, task_id, fn, args)
+        if was_idle:
+            self.sig_busy_changed.emit(True)
+        return task_id
+
+    def _run(self, task_id: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        # Runs on the worker thread: no widget calls here, only the signal.
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # every failure must reach the GUI thread
+            self._sig_finished.emit(task_id, None, exc)
+        else:
+            self._sig_finished.emit(task_id, result, None)
+
+    def _on_finished(self, task_id: int, result: Any, exc: BaseException | None) -> None:
+        pending = self._pending.pop(task_id, None)
+        if pending is None:
+            return
+        try:
+            if exc is None:
+                if pending.on_done is not None:
+                    pending.on_done(result)
+                self.sig_task_done.emit(pending.label, result)
+            else:
+                if pending.on_error is None:
+                    log.error("task %s failed", pending.label, exc_info=exc)
+                else:
+                    pending.on_error(exc)
+                self.sig_task_failed.emit(pending.label, exc)
+        finally:
+            if not self._pending:
+                self.sig_busy_changed.emit(False)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Finish (or with ``wait=False`` abandon) queued work; no new tasks."""
+        self._closed = True
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
