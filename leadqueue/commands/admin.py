@@ -81,10 +81,12 @@ def run_add_user(args: argparse.Namespace) -> int:
     result = add_user(url, email=args.email, name=args.name, role=args.role, team=args.team,
                       login=args.login, password=_password_from_stdin(args))
     verb = "created" if result.created else "updated"
-    print(f"{verb} {args.role} {args.email} (login {result.login}) in team {args.team}"
+    print(f"{verb} {args.role} {result.email} (login {result.login}) in team {args.team.strip()}"
           + (" (new team)" if result.team_created else ""))
     if result.password:
         print(f"password (shown once, pass it on privately): {result.password}")
+    elif not result.password_set:
+        print("password unchanged (leadqueue admin set-password changes it)")
     print(connect_hint(url, result.login))
     return 0
 
@@ -103,7 +105,13 @@ def run_set_password(args: argparse.Namespace) -> int:
 def run_disable_user(args: argparse.Namespace) -> int:
     from ..shared.admin import disable_user
 
-    login = disable_user(_shared_url(args), email=args.email, login=args.login)
-    print(f"disabled {args.email or args.login}" + (f" (login {login} can no longer log in)"
-                                                     if login else ""))
+    result = disable_user(_shared_url(args), email=args.email, login=args.login)
+    print(f"disabled {result.email}"
+          + (f": login {result.login} can no longer log in" if result.login else "")
+          + "; their history is kept")
+    if result.sessions_ended is None:
+        print("their open sessions were not ended (this role may not signal other "
+              "sessions) but see nothing any more")
+    elif result.sessions_ended:
+        print(f"ended {result.sessions_ended} open session(s)")
     return 0

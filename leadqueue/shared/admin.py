@@ -104,31 +104,75 @@ def init(url: str, *, role_prefix: str | None = None,
     """Migrate the shared database and install roles, RLS, functions, grants.
 
     Safe to run again: the second run changes nothing (``changed`` False).
+    Refuses, with nothing changed, when the connecting role may not create
+    roles, when the database's schema is newer than this LeadQueue, or when a
+    group role name is already taken by a role that is not a plain group.
     """
+    import psycopg
+
     with connect(url, autocommit=True) as con:
         cur = con.cursor()
-        cur.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
-        is_super, can_create_roles = cur.fetchone()
-        cur.execute("SELECT current_user, current_schema()")
-        me, schema = cur.fetchone()
-        if not (is_super or can_create_roles):
+        # One installer at a time, held across the migration and the install:
+        # a second concurrent init waits here, then finds nothing to do.
+        cur.execute("SELECT pg_advisory_lock(hashtext('leadqueue admin init'))")
+        try:
+            return _init_locked(con, url, role_prefix, log)
+        except psycopg.Error as exc:
+            raise AdminError(f"admin init stopped: {str(exc).strip()} (the install step runs "
+                             "in one transaction and was rolled back)") from None
+        finally:
+            if not con.closed:
+                con.execute("SELECT pg_advisory_unlock(hashtext('leadqueue admin init'))")
+
+
+def _init_locked(con, url: str, role_prefix: str | None,  # type: ignore[no-untyped-def]
+                 log: Callable[[str], None]) -> InitReport:
+    cur = con.cursor()
+    cur.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+    is_super, can_create_roles = cur.fetchone()
+    cur.execute("SELECT current_user, current_schema(), current_database()")
+    me, schema, dbname = cur.fetchone()
+    if not (is_super or can_create_roles):
+        raise AdminError(
+            f"the database role {me!r} may not create roles, which admin init needs: "
+            "run it as a superuser or as a role with CREATEROLE (a superuser runs "
+            f"ALTER ROLE {me} CREATEROLE); nothing was changed")
+    if schema is None:
+        raise AdminError("the connecting role has no schema on its search_path to install "
+                         "into; nothing was changed")
+    before = _revision(cur)
+    if before is not None and before not in KNOWN_REVISIONS:
+        raise AdminError(
+            f"the shared database has schema {before}, newer than this LeadQueue "
+            f"({SCHEMA_REVISION}): upgrade LeadQueue on this machine before running "
+            "admin init; nothing was changed")
+    if not is_super:
+        cur.execute("SELECT has_schema_privilege(current_schema(), 'CREATE'), "
+                    "has_database_privilege(current_database(), 'CREATE'), "
+                    "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gist')")
+        can_create_tables, can_create_ext, has_gist = cur.fetchone()
+        if not can_create_tables or not (has_gist or can_create_ext):
             raise AdminError(
-                f"the database role {me!r} may not create roles, which admin init needs: "
-                "run it as a superuser or a role with CREATEROLE (ALTER ROLE "
-                f"{me} CREATEROLE); nothing was changed")
-        before = _revision(cur)
-        if before is not None and before not in KNOWN_REVISIONS:
-            raise AdminError(
-                f"the shared database has schema {before}, newer than this LeadQueue "
-                f"({SCHEMA_REVISION}): upgrade LeadQueue on this machine before running "
-                "admin init; nothing was changed")
-        installed = _installed_prefix(cur)
-        prefix = resolve_prefix(role_prefix or installed)
-        if installed is not None and installed != prefix:
-            raise AdminError(
-                f"this database was set up with role prefix {installed!r}, not {prefix!r}: "
-                "run admin init without --role-prefix (or with the same one)")
-        snap_before = catalog_snapshot(cur, prefix) if before is not None else None
+                f"the database role {me!r} may not create tables in schema {schema!r} or "
+                f"extensions in database {dbname!r}: run admin init as the database's owner "
+                "(or a superuser); nothing was changed")
+    installed = _installed_prefix(cur)
+    prefix = resolve_prefix(role_prefix or installed)
+    if installed is not None and installed != prefix:
+        raise AdminError(
+            f"this database was set up with role prefix {installed!r}, not {prefix!r}: "
+            "run admin init without --role-prefix (or with the same one); nothing was changed")
+    roles = S.Roles(prefix)
+    cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) "
+                "AND (rolcanlogin OR rolsuper OR rolbypassrls OR rolcreaterole) ORDER BY 1",
+                (list(roles.all_groups),))
+    taken = [r[0] for r in cur.fetchall()]
+    if taken:
+        raise AdminError(
+            f"role(s) {', '.join(taken)} already exist on this server and can log in or "
+            "bypass security, so they cannot serve as LeadQueue group roles: choose another "
+            "--role-prefix; nothing was changed")
+    snap_before = catalog_snapshot(cur, prefix) if before is not None else None
 
     if before != SCHEMA_REVISION:
         from ..store import make_engine, upgrade
@@ -140,14 +184,9 @@ def init(url: str, *, role_prefix: str | None = None,
         finally:
             engine.dispose()
 
-    roles = S.Roles(prefix)
-    with connect(url) as con:
-        with con.transaction():
-            cur = con.cursor()
-            # One installer at a time; a second concurrent init waits here.
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('leadqueue admin init'))")
-            _install(cur, roles, schema, me, bool(is_super), log)
-        snap_after = catalog_snapshot(con.cursor(), prefix)
+    with con.transaction():
+        _install(cur, roles, schema, me, bool(is_super), log)
+    snap_after = catalog_snapshot(cur, prefix)
     return InitReport(before, SCHEMA_REVISION, prefix, snap_before != snap_after)
 
 
@@ -173,6 +212,9 @@ def _install(cur, roles: S.Roles, schema: str, me: str, is_super: bool,  # type:
     cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
                 (schema,))
     tables = [r[0] for r in cur.fetchall()]
+    # A new owner needs CREATE on the schema (checked unless the installer is
+    # a superuser): grant it in both cases so both installs look the same.
+    cur.execute(f"GRANT USAGE, CREATE ON SCHEMA {q(schema)} TO {q(roles.owner)}")
     for table in tables:
         cur.execute(f"ALTER TABLE {q(table)} OWNER TO {q(roles.owner)}")
     cur.execute(f"ALTER SEQUENCE lq_lease_epoch OWNER TO {q(roles.owner)}")
@@ -214,6 +256,14 @@ def _install(cur, roles: S.Roles, schema: str, me: str, is_super: bool,  # type:
                     *policies]
         for pol in policies:
             _ensure_policy(cur, pol, roles, clients)
+        # Policies are permissive (OR-ed): one left over from an older release
+        # would still grant what it granted, so anything not declared goes.
+        cur.execute("SELECT polname FROM pg_policy WHERE polrelid = %s::regclass "
+                    "AND NOT (polname = ANY(%s)) ORDER BY 1",
+                    (table, [p.name for p in policies]))
+        for (stale,) in cur.fetchall():
+            log(f"dropping policy {stale} on {table} (no longer declared)")
+            cur.execute(f"DROP POLICY {q(stale)} ON {q(table)}")
 
     # Grants: a REVOKE then GRANT lands on the same ACL, so a re-run is a no-op.
     for table in tables:
@@ -222,7 +272,9 @@ def _install(cur, roles: S.Roles, schema: str, me: str, is_super: bool,  # type:
             cur.execute(f"REVOKE ALL ON TABLE {q(table)} FROM {q(group)}")
         for key, privileges in spec.items():
             cur.execute(f"GRANT {privileges} ON TABLE {q(table)} TO {q(getattr(roles, key))}")
-    for table, allowed in (("leads", None), ("users", S.SELF_USER_COLUMNS)):
+    for table, allowed in S.CLIENT_UPDATE_COLUMNS.items():
+        if table not in tables:
+            continue
         cur.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
             "AND NOT attisdropped ORDER BY attnum", (table,))
@@ -233,6 +285,25 @@ def _install(cur, roles: S.Roles, schema: str, me: str, is_super: bool,  # type:
         for group in (roles.rep, roles.team_lead):
             cur.execute(f"GRANT UPDATE ({cols}) ON TABLE {q(table)} TO {q(group)}")
     cur.execute(f"GRANT USAGE ON SCHEMA {q(schema)} TO {clients}, {q(roles.intake)}")
+
+    # Only LeadQueue's roles may connect (by default every role on the server
+    # may). Needs the database's owner; a CREATEROLE installer that is not the
+    # owner leaves it and says so.
+    cur.execute("SELECT pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_database d "
+                "WHERE d.datname = current_database()")
+    if cur.fetchone()[0]:
+        db = q(_current_database(cur))
+        cur.execute(f"REVOKE CONNECT ON DATABASE {db} FROM PUBLIC")
+        cur.execute(f"GRANT CONNECT ON DATABASE {db} TO {clients}, {q(roles.intake)}")
+    else:
+        log("not the database's owner: every role on the server may still connect to it "
+            "(RLS still hides every row from roles that are not LeadQueue users); the "
+            "owner can run REVOKE CONNECT ON DATABASE … FROM PUBLIC")
+
+
+def _current_database(cur) -> str:  # type: ignore[no-untyped-def]
+    cur.execute("SELECT current_database()")
+    return cur.fetchone()[0]
 
 
 def _ensure_policy(cur, pol: S.Policy, roles: S.Roles, clients: str) -> None:  # type: ignore[no-untyped-def]
@@ -285,10 +356,15 @@ def catalog_snapshot(cur, prefix: str) -> dict[str, Any]:  # type: ignore[no-unt
         "constraints": """SELECT c.oid::bigint, c.conname, pg_get_constraintdef(c.oid)
                             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
                            WHERE n.nspname = current_schema() ORDER BY 2""",
-        "indexes": """SELECT indexname, indexdef FROM pg_indexes
-                       WHERE schemaname = current_schema() ORDER BY 1""",
-        "roles": """SELECT rolname, rolcanlogin, rolinherit, rolsuper, rolcreaterole
+        "indexes": """SELECT c.oid::bigint, c.relname, pg_get_indexdef(c.oid)
+                        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = current_schema() AND c.relkind = 'i' ORDER BY 2""",
+        "roles": """SELECT rolname, rolcanlogin, rolinherit, rolsuper, rolcreaterole,
+                           rolbypassrls
                       FROM pg_roles WHERE rolname LIKE %(like)s ORDER BY 1""",
+        "database_acl": """SELECT datname, (SELECT array_agg(a::text ORDER BY a::text)
+                                              FROM unnest(datacl) a)
+                             FROM pg_database WHERE datname = current_database()""",
         "members": """SELECT r.rolname, m.rolname FROM pg_auth_members am
                         JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
                        WHERE r.rolname LIKE %(like)s ORDER BY 1, 2""",
@@ -325,10 +401,15 @@ def generate_password(length: int = 24) -> str:
 @dataclass(frozen=True)
 class UserResult:
     user_id: str
+    email: str
     login: str
     created: bool
     team_created: bool
-    password: str | None  # set when one was generated (shown once)
+    #: The password that was generated (shown once); None when one was given
+    #: or an existing login kept its password.
+    password: str | None
+    #: False when an existing login kept its password (re-run without one).
+    password_set: bool = True
 
 
 def _prefix_of(cur) -> str:  # type: ignore[no-untyped-def]
@@ -339,14 +420,57 @@ def _prefix_of(cur) -> str:  # type: ignore[no-untyped-def]
     return prefix
 
 
+def _require_createrole(cur, what: str) -> None:  # type: ignore[no-untyped-def]
+    cur.execute("SELECT current_user, rolsuper OR rolcreaterole FROM pg_roles "
+                "WHERE rolname = current_user")
+    me, ok = cur.fetchone()
+    if not ok:
+        raise AdminError(f"the database role {me!r} may not manage login roles, which {what} "
+                         "needs: run it as the role that ran admin init (a superuser or a "
+                         "role with CREATEROLE); nothing was changed")
+
+
 def _encrypted(con, password: str, login: str) -> str:  # type: ignore[no-untyped-def]
-    return con.pgconn.encrypt_password(password.encode(), login.encode(), b"scram-sha-256").decode()
+    # The server only ever sees the SCRAM verifier, never the password.
+    return con.pgconn.encrypt_password(password.encode(), login.encode(),
+                                       b"scram-sha-256").decode()
+
+
+def _check_login_role(cur, login: str, email: str, prefix: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``login`` exists; refuses a role that must not become a person's."""
+    if login.startswith(prefix):
+        raise AdminError(f"--login: names starting with {prefix!r} are reserved for "
+                         "LeadQueue's group roles")
+    cur.execute("SELECT rolsuper, rolcreaterole, rolbypassrls, rolreplication FROM pg_roles "
+                "WHERE rolname = %s", (login,))
+    row = cur.fetchone()
+    if row is None:
+        return False
+    if any(row):
+        raise AdminError(f"--login: {login!r} is a privileged role (superuser, CREATEROLE, "
+                         "BYPASSRLS or replication) and would see past row-level security; "
+                         "people get their own ordinary login role: choose another --login")
+    # An existing role becomes a person's only if this database already knows
+    # it as a LeadQueue login; otherwise add-user would take over (and change
+    # the password of) some other application's role on the same server.
+    cur.execute("SELECT email FROM users WHERE db_role = %s", (login,))
+    known = cur.fetchone()
+    if known is None:
+        raise AdminError(f"--login: a role {login!r} already exists on this server and is not "
+                         "a LeadQueue user of this database: choose another --login")
+    if known[0] != email:
+        raise AdminError(f"--login: {login!r} is already the login of {known[0]}")
+    return True
 
 
 def add_user(url: str, *, email: str, name: str, role: str, team: str,
              login: str | None = None, password: str | None = None,
              now: Any = None) -> UserResult:
-    """Create (or update) a person: login role, group membership, users row."""
+    """Create (or update) a person: login role, group membership, users row.
+
+    Running it again for the same email updates name, role, team and login;
+    an existing login keeps its password unless one is given.
+    """
     from datetime import UTC, datetime
 
     from ..contact import normalize_email
@@ -360,44 +484,46 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
         raise AdminError(f"--email: {exc}") from None
     if not email_n:
         raise AdminError("--email: an email address is required")
-    if not name.strip():
+    name = name.strip()
+    team = team.strip()
+    if not name:
         raise AdminError("--name: a name is required")
-    if not team.strip():
+    if not team:
         raise AdminError("--team: a team name is required")
     login = (login or login_from_email(email_n)).strip()
     if not _LOGIN_RE.match(login):
         raise AdminError(f"--login: {login!r} is not a usable role name "
                          "(lower-case letters, digits, _; at most 63 characters)")
-    generated = None
-    if password is None:
-        password = generated = generate_password()
     now = now or datetime.now(UTC)
     q = _quote
     with connect(url) as con:
         cur = con.cursor()
+        _require_createrole(cur, "add-user")
         prefix = _prefix_of(cur)
         roles = S.Roles(prefix)
-        if login.startswith(prefix):
-            raise AdminError(f"--login: names starting with {prefix!r} are reserved for "
-                             "LeadQueue's group roles")
-        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (login,))
-        row = cur.fetchone()
-        if row is not None and row[0]:
-            raise AdminError(f"--login: {login!r} is a superuser role; people get their own "
-                             "ordinary login role")
-        secret = _encrypted(con, password, login)
-        if row is None:
-            cur.execute(f"CREATE ROLE {q(login)} LOGIN PASSWORD %s" % _literal(con, secret))
+        cur.execute("SELECT id, db_role FROM users WHERE email = %s", (email_n,))
+        urow = cur.fetchone()
+        role_exists = _check_login_role(cur, login, email_n, prefix)
+        generated = None
+        if password is None and not role_exists:
+            password = generated = generate_password()
+        if role_exists:
+            # LOGIN again: re-adding a disabled person re-enables them.
+            clause = " PASSWORD " + _literal(con, _encrypted(con, password, login)) \
+                if password is not None else ""
+            cur.execute(f"ALTER ROLE {q(login)} LOGIN{clause}")
         else:
-            cur.execute(f"ALTER ROLE {q(login)} LOGIN PASSWORD %s" % _literal(con, secret))
+            assert password is not None
+            cur.execute(f"CREATE ROLE {q(login)} LOGIN INHERIT PASSWORD "
+                        + _literal(con, _encrypted(con, password, login)))
         for r in ROLES:
             group = roles.group_for(r)
-            if r == role:
+            cur.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, group))
+            member = cur.fetchone()[0]
+            if r == role and not member:
                 cur.execute(f"GRANT {q(group)} TO {q(login)}")
-            else:
-                cur.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, group))
-                if cur.fetchone()[0]:
-                    cur.execute(f"REVOKE {q(group)} FROM {q(login)}")
+            elif r != role and member:
+                cur.execute(f"REVOKE {q(group)} FROM {q(login)}")
         cur.execute("SELECT id FROM teams WHERE name = %s", (team,))
         trow = cur.fetchone()
         team_created = trow is None
@@ -409,11 +535,6 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
                         (team_id, team, now))
         else:
             team_id = trow[0]
-        cur.execute("SELECT id FROM users WHERE email = %s", (email_n,))
-        urow = cur.fetchone()
-        # The login may have belonged to someone else's row before: move it.
-        cur.execute("UPDATE users SET db_role = NULL WHERE db_role = %s AND email <> %s",
-                    (login, email_n))
         if urow is None:
             user_id = uuid7()
             cur.execute(
@@ -422,13 +543,20 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
                 "VALUES (%s, 1, %s, %s, %s, %s, %s, 20, true, 1, false, %s)",
                 (user_id, email_n, name, role, team_id, login, now))
         else:
-            user_id = urow[0]
+            user_id, old_login = urow
             cur.execute(
                 "UPDATE users SET name = %s, role = %s, team_id = %s, db_role = %s, "
                 "disabled = false, version = version + 1, updated_at = %s WHERE id = %s",
                 (name, role, team_id, login, now, user_id))
+            if old_login and old_login != login:
+                # The person moved to a new login: the old one may not log in
+                # as them any more (it no longer maps to a users row anyway).
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (old_login,))
+                if cur.fetchone() is not None:
+                    cur.execute(f"ALTER ROLE {q(old_login)} NOLOGIN")
         con.commit()
-    return UserResult(str(user_id), login, urow is None, team_created, generated)
+    return UserResult(str(user_id), email_n, login, urow is None, team_created, generated,
+                      password is not None)
 
 
 def _literal(con, value: str) -> str:  # type: ignore[no-untyped-def]
@@ -444,52 +572,81 @@ def set_password(url: str, *, login: str, password: str | None = None) -> str | 
         password = generated = generate_password()
     with connect(url) as con:
         cur = con.cursor()
+        _require_createrole(cur, "set-password")
         _prefix_of(cur)
         cur.execute("SELECT 1 FROM users WHERE db_role = %s", (login,))
         if cur.fetchone() is None:
             raise AdminError(f"--login: no LeadQueue user has the login {login!r}")
         secret = _encrypted(con, password, login)
-        cur.execute(f"ALTER ROLE {_quote(login)} PASSWORD %s" % _literal(con, secret))
+        cur.execute(f"ALTER ROLE {_quote(login)} PASSWORD " + _literal(con, secret))
         con.commit()
     return generated
 
 
-def disable_user(url: str, *, email: str | None = None, login: str | None = None) -> str:
-    """Disable a person: no more log-ins, sessions ended, RLS sees nothing.
+@dataclass(frozen=True)
+class DisableResult:
+    email: str
+    login: str | None
+    #: Open sessions of the login that were ended (None: not allowed to end them).
+    sessions_ended: int | None
 
-    The users row stays (history points at it) with ``disabled`` set.
+
+def disable_user(url: str, *, email: str | None = None,
+                 login: str | None = None) -> DisableResult:
+    """Disable a person: no more log-ins, open sessions ended, RLS shows them nothing.
+
+    The users row stays (activities, leases and the audit log point at it)
+    with ``disabled`` set; running it again changes nothing more.
     """
+    import psycopg
+
+    if not (email or login):
+        raise AdminError("disable-user: give --email or --login")
     with connect(url) as con:
         cur = con.cursor()
+        _require_createrole(cur, "disable-user")
         _prefix_of(cur)
         if email:
-            cur.execute("SELECT id, db_role FROM users WHERE email = %s", (email.strip().lower(),))
+            cur.execute("SELECT id, email, db_role FROM users WHERE email = %s",
+                        (email.strip().lower(),))
         else:
-            cur.execute("SELECT id, db_role FROM users WHERE db_role = %s", (login,))
+            cur.execute("SELECT id, email, db_role FROM users WHERE db_role = %s", (login,))
         row = cur.fetchone()
         if row is None:
-            raise AdminError(f"no LeadQueue user {email or login!r}")
-        user_id, db_role = row
-        cur.execute("UPDATE users SET disabled = true, available = false, version = version + 1 "
-                    "WHERE id = %s", (user_id,))
+            raise AdminError(f"no LeadQueue user {email or login!r} in this database")
+        user_id, email_n, db_role = row
+        cur.execute("UPDATE users SET disabled = true, available = false, "
+                    "version = version + 1, updated_at = now() "
+                    "WHERE id = %s AND NOT disabled", (user_id,))
         if db_role:
-            cur.execute(f"ALTER ROLE {_quote(db_role)} NOLOGIN")
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db_role,))
+            if cur.fetchone() is not None:
+                cur.execute(f"ALTER ROLE {_quote(db_role)} NOLOGIN")
         con.commit()
+        ended: int | None = 0
         if db_role:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE usename = %s AND datname = current_database()", (db_role,))
-            con.commit()
-    return db_role or ""
+            # Their open sessions already see nothing (lq_me() skips disabled
+            # users); ending them is tidiness, and needs pg_signal_backend.
+            try:
+                cur.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                            "FROM pg_stat_activity WHERE usename = %s", (db_role,))
+                ended = cur.fetchone()[0]
+                con.commit()
+            except psycopg.Error:
+                con.rollback()
+                ended = None
+    return DisableResult(email_n, db_role, ended)
 
 
 def connect_hint(url: str, login: str) -> str:
-    """How the person connects, in words: the URL without anyone's password."""
+    """What the person does to connect, in words (nobody's password in it)."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(libpq_url(url))
     host = parts.hostname or "localhost"
     port = parts.port or 5432
     db = parts.path.lstrip("/")
-    return (f"connect as {login}: host {host}, port {port}, database {db}, user {login}\n"
-            f"  e.g. leadqueue --db postgresql://{login}@{host}:{port}/{db} "
-            "(the app asks for the password and keeps it in the OS keyring)")
+    return (f"to connect: in LeadQueue choose Database > Connect to shared database… and enter "
+            f"host {host}, port {port}, database {db}, user {login} and the password\n"
+            f"  (the app keeps it in the OS keyring); or: psql \"host={host} port={port} "
+            f"dbname={db} user={login}\"")
