@@ -1,0 +1,706 @@
+"""Notifications in the app: one timer for the next due event, the adapter
+chain (plyer -> Qt tray message -> in-app banner) and the banner itself.
+
+:class:`NotificationController` computes nothing about rules. It asks the core
+for the signed-in person's schedule (``Workspace.upcoming_events``) and for
+the notification rows the worker raised (``Workspace.pending_notifications``)
+on the window's database executor, never on the GUI thread, and then:
+
+- arms ONE single-shot ``QTimer`` for the earliest event (or snoozed note),
+  delivers everything due within the batch window when it fires, and re-arms
+  for the next one: no timer per lead and no polling loop while idle (the
+  interval is capped at :data:`MAX_SLEEP_MS` so a suspended laptop or a
+  changed wall clock is noticed);
+- picks up the worker's rows when the queue refreshes and every
+  :data:`POLL_MS` (one indexed query a minute);
+- applies quiet hours and batching (pure functions of ``leadqueue.notify``),
+  then hands each note to the OS chain and shows it in the banner.
+
+The banner always shows, also when an OS notification went out: plyer has no
+click callback, and the banner is where a click opens the lead (the tray
+message's ``messageClicked`` does too). Quiet notes (level ``quiet``, or
+lowered by quiet hours) go to the banner only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from leadqueue.notify import (
+    DEFAULT_BATCH_WINDOW,
+    QUIET,
+    URGENT,
+    Note,
+    Notifier,
+    NotifierChain,
+    PlyerNotifier,
+    ProbeResult,
+    QuietHours,
+    apply_quiet_hours,
+    batch_notes,
+    note_from_event,
+    note_from_notification,
+    probe_plyer,
+)
+from ui.qt import QColor, QEvent, QObject, Qt, QtGui, QTimer, QtWidgets, Signal
+
+log = logging.getLogger("leadqueue.ui.notifications")
+
+#: How far ahead the schedule is read.
+HORIZON = timedelta(hours=24)
+#: The next-event timer sleeps at most this long, then looks again.
+MAX_SLEEP_MS = 15 * 60 * 1000
+#: How often the worker's notification rows are picked up when nothing else asks.
+POLL_MS = 60 * 1000
+#: Snooze presets offered on the banner before the lead-style ones.
+SHORT_SNOOZES = (("10 minutes", timedelta(minutes=10)), ("30 minutes", timedelta(minutes=30)))
+
+_LEVEL_STYLE = {
+    URGENT: ("#fdecea", "#e53935", "#8e1b1b"),
+    "normal": ("#fff4e5", "#ffb74d", "#6d3d00"),
+    QUIET: ("#eef1f5", "#c5ccd6", "#3c4250"),
+}
+
+
+@dataclass(frozen=True)
+class ScheduleSnapshot:
+    """One read of the core, made on the database thread."""
+
+    events: tuple[Any, ...]
+    pending: tuple[Any, ...]
+    now: datetime
+    quiet_hours: QuietHours | None
+    person_id: uuid.UUID
+
+
+def fetch_schedule(ws: Any, horizon: timedelta, with_events: bool = True) -> ScheduleSnapshot:
+    """The person's upcoming events and unseen notification rows."""
+    events = tuple(ws.upcoming_events(horizon)) if with_events else ()
+    pending = tuple(ws.pending_notifications())
+    return ScheduleSnapshot(events, pending, ws.now(), quiet_hours_of(ws), ws.me.id)
+
+
+def quiet_hours_of(ws: Any) -> QuietHours | None:
+    """The signed-in person's quiet hours, if the core tells us."""
+    getter = getattr(ws, "quiet_hours", None)
+    if getter is None:
+        return None
+    value = getter()
+    if value is None or isinstance(value, QuietHours):
+        return value
+    start, end, *rest = value
+    return QuietHours.parse(start, end, rest[0] if rest else None)
+
+
+def event_key(event: Any) -> tuple[Any, ...]:
+    return (event.lead_id, str(event.kind), event.at)
+
+
+# -- the OS adapters that need Qt ---------------------------------------------------------
+
+
+def _app_icon() -> QtGui.QIcon:
+    """A small round "LQ" mark, drawn so no image file is needed."""
+    pixmap = QtGui.QPixmap(64, 64)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QtGui.QPainter(pixmap)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+    painter.setBrush(QColor("#3b73d9"))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(2, 2, 60, 60)
+    painter.setPen(QColor("white"))
+    font = painter.font()
+    font.setBold(True)
+    font.setPixelSize(26)
+    painter.setFont(font)
+    painter.drawText(pixmap.rect(), int(Qt.AlignmentFlag.AlignCenter), "LQ")
+    painter.end()
+    return QtGui.QIcon(pixmap)
+
+
+class TrayNotifier:
+    """The Qt tray message: the fallback where plyer cannot deliver.
+
+    Refuses (returns False) where the platform has no system tray; clicking
+    the message opens the note's lead through ``on_click``.
+    """
+
+    name = "tray"
+
+    def __init__(self, parent: QObject, on_click: Callable[[Note], None]) -> None:
+        self._parent = parent
+        self._on_click = on_click
+        self._tray: QtWidgets.QSystemTrayIcon | None = None
+        self._last: Note | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return (QtWidgets.QSystemTrayIcon.isSystemTrayAvailable()
+                and QtWidgets.QSystemTrayIcon.supportsMessages())
+
+    def notify(self, note: Note) -> bool:
+        if not self.available():
+            return False
+        if self._tray is None:
+            self._tray = QtWidgets.QSystemTrayIcon(_app_icon(), self._parent)
+            self._tray.setToolTip("LeadQueue")
+            self._tray.messageClicked.connect(self._clicked)
+            self._tray.show()
+        icon = (QtWidgets.QSystemTrayIcon.MessageIcon.Critical if note.level == URGENT
+                else QtWidgets.QSystemTrayIcon.MessageIcon.Information)
+        self._last = note
+        self._tray.showMessage(note.title, note.body, icon, 15_000)
+        return True
+
+    def _clicked(self) -> None:
+        if self._last is not None:
+            self._on_click(self._last)
+
+    def close(self) -> None:
+        if self._tray is not None:
+            self._tray.hide()
+
+
+# -- the banner -------------------------------------------------------------------------------
+
+
+class _ClickableLabel(QtWidgets.QLabel):
+    sig_clicked = Signal()
+
+    def mouseReleaseEvent(self, event: QtGui.QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.sig_clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
+class NotificationBanner(QtWidgets.QFrame):
+    """A strip above the queue: the newest note, Open, Snooze, Dismiss.
+
+    Notes wait in a short list; dismissing or opening one shows the next.
+    Clicking the text opens the lead, as does the Open button.
+    """
+
+    sig_open = Signal(object)         # the Note to open
+    sig_snooze = Signal(object, object)  # (Note, until: datetime | timedelta | None=custom)
+    sig_dismissed = Signal(object)    # the Note
+
+    MAX_WAITING = 20
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("notification_banner")
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        self._notes: list[Note] = []
+        self._snooze_presets: Callable[[], list[tuple[str, Any]]] = lambda: []
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(12, 6, 8, 6)
+        layout.setSpacing(8)
+        self.badge = QtWidgets.QLabel(self)
+        self.badge.setObjectName("banner_badge")
+        self.text = _ClickableLabel(self)
+        self.text.setObjectName("banner_text")
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.text.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                                QtWidgets.QSizePolicy.Policy.Preferred)
+        self.text.sig_clicked.connect(self._open)
+        self.more = QtWidgets.QLabel(self)
+        self.more.setObjectName("banner_more")
+        self.open_button = QtWidgets.QPushButton("Open lead", self)
+        self.open_button.setObjectName("banner_open")
+        self.open_button.clicked.connect(self._open)
+        self.snooze_button = QtWidgets.QToolButton(self)
+        self.snooze_button.setObjectName("banner_snooze")
+        self.snooze_button.setText("Snooze")
+        self.snooze_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.snooze_menu = QtWidgets.QMenu(self.snooze_button)
+        self.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
+        self.snooze_button.setMenu(self.snooze_menu)
+        self.dismiss_button = QtWidgets.QToolButton(self)
+        self.dismiss_button.setObjectName("banner_dismiss")
+        self.dismiss_button.setText("✕")
+        self.dismiss_button.setToolTip("Dismiss")
+        self.dismiss_button.clicked.connect(self._dismiss)
+        for w in (self.badge, self.text):
+            layout.addWidget(w)
+        layout.addWidget(self.more)
+        for w in (self.open_button, self.snooze_button, self.dismiss_button):
+            layout.addWidget(w)
+        self.hide()
+
+    # -- feeding ---------------------------------------------------------------
+
+    def set_snooze_presets(self, presets: Callable[[], list[tuple[str, Any]]]) -> None:
+        self._snooze_presets = presets
+
+    def show_note(self, note: Note) -> None:
+        self._notes = [n for n in self._notes if not _same(n, note)]
+        self._notes.insert(0, note)
+        del self._notes[self.MAX_WAITING:]
+        self._render()
+
+    def remove(self, predicate: Callable[[Note], bool]) -> None:
+        self._notes = [n for n in self._notes if not predicate(n)]
+        self._render()
+
+    @property
+    def current(self) -> Note | None:
+        return self._notes[0] if self._notes else None
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        return tuple(self._notes)
+
+    def _render(self) -> None:
+        note = self.current
+        if note is None:
+            self.hide()
+            return
+        bg, border, fg = _LEVEL_STYLE.get(note.level, _LEVEL_STYLE["normal"])
+        self.setStyleSheet(
+            f"QFrame#notification_banner {{ background:{bg}; border:1px solid {border};"
+            f" border-radius:6px; }}"
+            f" QLabel {{ color:{fg}; background:transparent; }}"
+            f" QLabel#banner_badge {{ background:{border}; color:white; border-radius:4px;"
+            f" padding:1px 6px; font-weight:600; font-size:9pt; }}"
+            f" QLabel#banner_more {{ color:{fg}; font-size:9pt; }}"
+            f" QPushButton#banner_open {{ background:{border}; color:white; border:none;"
+            f" border-radius:4px; padding:4px 12px; font-weight:600; }}"
+            f" QToolButton {{ color:{fg}; border:none; padding:4px 8px; }}")
+        self.badge.setText({URGENT: "URGENT", QUIET: "Quiet"}.get(note.level, "Due"))
+        title = _esc(note.title)
+        body = _esc(note.body)
+        self.text.setText(f"<b>{title}</b>&nbsp;&nbsp;{body}")
+        self.text.setToolTip(f"{note.title}\n{note.body}\n\nClick to open the lead")
+        waiting = len(self._notes) - 1
+        self.more.setText(f"+{waiting} more" if waiting else "")
+        self.open_button.setEnabled(note.lead_id is not None)
+        self.show()
+
+    # -- actions ---------------------------------------------------------------
+
+    def _open(self) -> None:
+        note = self.current
+        if note is None or note.lead_id is None:
+            return
+        self._notes.pop(0)
+        self._render()
+        self.sig_open.emit(note)
+
+    def _dismiss(self) -> None:
+        note = self.current
+        if note is None:
+            return
+        self._notes.pop(0)
+        self._render()
+        self.sig_dismissed.emit(note)
+
+    def snooze_current(self, until: datetime | timedelta | None) -> None:
+        """Snooze the shown note (None: ask for a custom time)."""
+        note = self.current
+        if note is None:
+            return
+        self._notes.pop(0)
+        self._render()
+        self.sig_snooze.emit(note, until)
+
+    def _fill_snooze_menu(self) -> None:
+        self.snooze_menu.clear()
+        for label, until in self._snooze_presets():
+            action = self.snooze_menu.addAction(label)
+            action.triggered.connect(lambda _checked=False, u=until: self.snooze_current(u))
+        self.snooze_menu.addSeparator()
+        custom = self.snooze_menu.addAction("Custom…")
+        custom.triggered.connect(lambda _checked=False: self.snooze_current(None))
+
+
+def _esc(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", " "))
+
+
+def _same(a: Note, b: Note) -> bool:
+    return (a.title, a.lead_id, a.reason, a.at) == (b.title, b.lead_id, b.reason, b.at)
+
+
+# -- the controller ------------------------------------------------------------------------------
+
+
+class NotificationController(QObject):
+    """Arms the one next-event timer, delivers due notes, handles the banner."""
+
+    #: (Note, adapter name or "banner") after each delivery.
+    sig_delivered = Signal(object, str)
+    #: The number of events in the schedule, after each read of the core.
+    sig_schedule_loaded = Signal(int)
+    #: When the timer is armed for (a datetime), or None when nothing is scheduled.
+    sig_armed = Signal(object)
+    #: The lead a banner/tray click asked to open.
+    sig_open_lead = Signal(object)
+    #: The probe's verdict on plyer (a ProbeResult), once at start.
+    sig_probed = Signal(object)
+
+    _sig_probe_done = Signal(object)
+    _sig_plyer_failed = Signal(object, object)  # (Note, exception), from plyer's thread
+
+    def __init__(self, window: Any, banner: NotificationBanner | None = None, *,
+                 notifiers: Sequence[Notifier] | None = None,
+                 quiet_hours: QuietHours | None = None,
+                 batch_window: timedelta = DEFAULT_BATCH_WINDOW,
+                 horizon: timedelta = HORIZON, poll_ms: int = POLL_MS,
+                 probe: Callable[[], ProbeResult] | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.banner = banner if banner is not None else getattr(window, "banner", None)
+        self.batch_window = batch_window
+        self.horizon = horizon
+        self._quiet_override = quiet_hours
+        self._quiet_hours: QuietHours | None = quiet_hours
+        self._events: list[Any] = []
+        self._snoozed: list[tuple[datetime, Note]] = []
+        self._delivered: dict[tuple[Any, ...], datetime] = {}
+        self._shown_rows: set[uuid.UUID] = set()
+        self._generation = 0
+        self._in_flight = False
+        self._again = False
+        self._started = False
+        self._closed = False
+        self._fetched_until: datetime | None = None
+        self._armed_for: datetime | None = None
+        self.plyer: PlyerNotifier | None = None
+
+        self.chain = NotifierChain()
+        self.tray = TrayNotifier(self, self._on_note_clicked)
+        if notifiers is not None:
+            for n in notifiers:
+                self.chain.append(n)
+        else:
+            # plyer first once the probe (off the GUI thread) says it can deliver.
+            self.chain.append(self.tray)
+            self._sig_probe_done.connect(self._on_probe_done, Qt.ConnectionType.QueuedConnection)
+            threading.Thread(target=self._run_probe, args=(probe or probe_plyer,),
+                             name="notify-probe", daemon=True).start()
+
+        # The one timer for the next due event.
+        self.timer = QTimer(self)
+        self.timer.setObjectName("next_event_timer")
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.fire_due)
+        # The low-rate pick-up of the worker's rows.
+        self.poll = QTimer(self)
+        self.poll.setObjectName("notification_poll")
+        self.poll.setInterval(poll_ms)
+        self.poll.timeout.connect(lambda: self.refresh(events=False))
+
+        if self.banner is not None:
+            self.banner.sig_open.connect(self._on_note_clicked)
+            self.banner.sig_snooze.connect(self._on_snooze)
+            self.banner.sig_dismissed.connect(self._on_dismissed)
+            self.banner.set_snooze_presets(self.snooze_presets)
+        self.sig_open_lead.connect(self.open_lead)
+        self._sig_plyer_failed.connect(self._redeliver, Qt.ConnectionType.QueuedConnection)
+        for name, slot in (("sig_queue_loaded", self._on_queue_loaded),
+                           ("sig_workspace_changed", self._on_workspace_changed)):
+            signal = getattr(window, name, None)
+            if signal is not None:
+                signal.connect(slot)
+        window.installEventFilter(self)
+
+    # -- plumbing ------------------------------------------------------------------
+
+    @property
+    def ws(self) -> Any:
+        return self.window.ws
+
+    def now(self) -> datetime:
+        return self.ws.now()
+
+    def _run_probe(self, probe: Callable[[], ProbeResult]) -> None:
+        try:
+            result = probe()
+        except Exception as exc:  # the probe must never take the app down
+            result = ProbeResult(False, "none", f"probe failed: {exc}")
+        try:
+            self._sig_probe_done.emit(result)
+        except RuntimeError:
+            pass  # the controller is gone (window closed during the probe)
+
+    def _on_probe_done(self, result: ProbeResult) -> None:
+        log.info("OS notifications: plyer %s", result)
+        if result.ok and not self._closed:
+            self.plyer = PlyerNotifier(result, on_failure=self._on_plyer_failed)
+            self.chain = NotifierChain([self.plyer, *self._chain_adapters()])
+        self.sig_probed.emit(result)
+
+    def _chain_adapters(self) -> list[Notifier]:
+        return [a for a in (self.tray,) if a.name in self.chain.names]
+
+    def _on_plyer_failed(self, note: Note, exc: BaseException) -> None:
+        # Called on plyer's thread: the queued signal hops to the GUI thread.
+        try:
+            self._sig_plyer_failed.emit(note, exc)
+        except RuntimeError:
+            pass  # the controller is gone
+
+    def _redeliver(self, note: Note, exc: BaseException) -> None:
+        if self._closed:
+            return
+        self.chain.drop("plyer", f"{exc.__class__.__name__}: {exc}")
+        via = self.chain.notify(note) or "banner"
+        self.sig_delivered.emit(note, via)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.close()
+        return False
+
+    def close(self) -> None:
+        """Stop the timers and the plyer thread (the window is closing)."""
+        self._closed = True
+        self.timer.stop()
+        self.poll.stop()
+        self.tray.close()
+        if self.plyer is not None:
+            self.plyer.close(timeout=1.0)
+
+    # -- reading the core --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Read the schedule and start the low-rate pick-up (first queue load does this)."""
+        if self._started or self._closed:
+            return
+        self._started = True
+        self.poll.start()
+        self.refresh()
+
+    def _on_queue_loaded(self, *_args: object) -> None:
+        if not self._started:
+            self.start()
+        else:
+            self.refresh()
+
+    def _on_workspace_changed(self, *_args: object) -> None:
+        # Someone else signed in: nothing of the last person's schedule applies.
+        self._generation += 1
+        self._events = []
+        self._snoozed = []
+        self._shown_rows.clear()
+        self._quiet_hours = self._quiet_override
+        self._in_flight = False
+        self._fetched_until = None
+        self.timer.stop()
+        if self.banner is not None:
+            self.banner.remove(lambda _n: True)
+
+    def refresh(self, events: bool = True) -> None:
+        """Ask the core again (off the GUI thread); overlapping asks coalesce."""
+        if self._closed:
+            return
+        if self._in_flight:
+            self._again = self._again or events
+            return
+        # The rows-only poll also reads events once the horizon runs short.
+        now = self.now()
+        if not events and (self._fetched_until is None
+                           or self._fetched_until - now < self.horizon / 2):
+            events = True
+        self._in_flight = True
+        generation = self._generation
+        self.window.executor.submit(
+            fetch_schedule, self.ws, self.horizon, events, label="notifications",
+            on_done=lambda snap: self._on_schedule(generation, snap, events),
+            on_error=lambda exc: self._on_fetch_failed(generation, exc))
+
+    def _on_fetch_failed(self, generation: int, exc: BaseException) -> None:
+        if generation == self._generation:
+            self._in_flight = False
+        log.warning("reading the notification schedule failed: %s", exc)
+
+    def _on_schedule(self, generation: int, snap: ScheduleSnapshot, with_events: bool) -> None:
+        if generation != self._generation or self._closed:
+            return
+        self._in_flight = False
+        if self._quiet_override is None:
+            self._quiet_hours = snap.quiet_hours
+        if with_events:
+            self._fetched_until = snap.now + self.horizon
+            self._events = sorted((e for e in snap.events
+                                   if event_key(e) not in self._delivered),
+                                  key=lambda e: e.at)
+            self.sig_schedule_loaded.emit(len(self._events))
+        fresh = [r for r in snap.pending if r.id not in self._shown_rows]
+        if fresh:
+            self._shown_rows.update(r.id for r in fresh)
+            self.deliver([note_from_notification(r, self._priority_of(r.lead_id))
+                          for r in fresh])
+        if self._again:
+            self._again = False
+            self.refresh()
+            return
+        self.fire_due()
+
+    def _priority_of(self, lead_id: uuid.UUID | None) -> int | None:
+        """The lead's priority as the queue shows it (for the quiet-hours P1 rule)."""
+        if lead_id is None:
+            return None
+        model = getattr(self.window, "model", None)
+        finder = getattr(model, "priority_of", None)
+        if finder is not None:
+            return finder(lead_id)
+        row = model.row_of(lead_id) if model is not None else -1
+        found = model.row_at(row) if row >= 0 else None
+        return found.priority if found is not None else None
+
+    # -- the one timer --------------------------------------------------------------------
+
+    def fire_due(self) -> None:
+        """Deliver what is due (within the batch window) and arm for the next."""
+        if self._closed:
+            return
+        now = self.now()
+        cutoff = now + self.batch_window
+        due_events = [e for e in self._events if e.at <= cutoff]
+        self._events = [e for e in self._events if e.at > cutoff]
+        due_snoozed = [n for at, n in self._snoozed if at <= cutoff]
+        self._snoozed = [(at, n) for at, n in self._snoozed if at > cutoff]
+        notes: list[Note] = []
+        for e in due_events:
+            key = event_key(e)
+            if key in self._delivered:
+                continue
+            self._delivered[key] = e.at
+            notes.append(note_from_event(e, self._priority_of(e.lead_id)))
+        notes.extend(due_snoozed)
+        if notes:
+            self.deliver(notes)
+        self._forget_old(now)
+        self._arm(now)
+
+    def _arm(self, now: datetime) -> None:
+        times = [e.at for e in self._events[:1]] + [at for at, _ in self._snoozed]
+        if not times:
+            self.timer.stop()
+            self._armed_for = None
+            self.sig_armed.emit(None)
+            return
+        at = min(times)
+        ms = int(max((at - now).total_seconds(), 0) * 1000)
+        self.timer.start(min(ms, MAX_SLEEP_MS))
+        self._armed_for = at
+        self.sig_armed.emit(at)
+
+    @property
+    def armed_for(self) -> datetime | None:
+        """The due time the timer waits for (None: nothing scheduled)."""
+        return self._armed_for if self.timer.isActive() else None
+
+    @property
+    def scheduled(self) -> tuple[Any, ...]:
+        return tuple(self._events)
+
+    def _forget_old(self, now: datetime) -> None:
+        # Delivered keys only matter while the core may still list the event.
+        old = [k for k, at in self._delivered.items() if at < now - timedelta(days=2)]
+        for k in old:
+            del self._delivered[k]
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def deliver(self, notes: Sequence[Note]) -> None:
+        """Quiet hours, batching, then the OS chain and the banner.
+
+        Everything delivered at one moment is one batch (the timer already
+        took every event due within the batch window), so a start-up with a
+        backlog of unseen rows pops up once, not once per row.
+        """
+        now = self.now()
+        timed = [replace(n, at=now) for n in notes]
+        shown = batch_notes(apply_quiet_hours(timed, self._quiet_hours, now), self.batch_window)
+        for note in shown:
+            via = None
+            if note.level != QUIET:
+                via = self.chain.notify(note)
+            if self.banner is not None:
+                self.banner.show_note(note)
+            self.sig_delivered.emit(note, via or "banner")
+
+    # -- clicks and snoozes -------------------------------------------------------------------
+
+    def _on_note_clicked(self, note: Note) -> None:
+        self._mark_seen(note)
+        if note.lead_id is not None:
+            self.sig_open_lead.emit(note.lead_id)
+
+    def _on_dismissed(self, note: Note) -> None:
+        self._mark_seen(note)
+
+    def _mark_seen(self, note: Note) -> None:
+        if note.notification_ids:
+            ids = list(note.notification_ids)
+            self.window.executor.submit(self.ws.mark_notifications_seen, ids,
+                                        label="notifications seen")
+
+    def snooze_presets(self) -> list[tuple[str, Any]]:
+        now = self.now()
+        presets: list[tuple[str, Any]] = [(label, now + d) for label, d in SHORT_SNOOZES]
+        try:
+            from ui.dialogs import snooze_presets
+
+            presets += snooze_presets(now, None)
+        except ImportError:  # the dialogs module is optional here
+            pass
+        return presets
+
+    def _on_snooze(self, note: Note, until: datetime | timedelta | None) -> None:
+        if until is None:
+            asker = getattr(getattr(self.window, "dialogs", None), "ask_snooze", None)
+            until = asker(self.now(), None) if asker is not None else None
+            if until is None:
+                if self.banner is not None:
+                    self.banner.show_note(note)  # cancelled: put it back
+                return
+        self.snooze(note, until)
+
+    def snooze(self, note: Note, until: datetime | timedelta) -> None:
+        """Show ``note`` again at ``until``: the worker's rows through the core
+        (so every app of the person agrees), the schedule's own notes here."""
+        when = self.now() + until if isinstance(until, timedelta) else until
+        for nid in note.notification_ids:
+            self._shown_rows.discard(nid)
+            self.window.executor.submit(self.ws.snooze_notification, nid, when,
+                                        label="snooze notification")
+        if not note.notification_ids:
+            self._snoozed.append((when, note))
+            self._arm(self.now())
+
+    def open_lead(self, lead_id: uuid.UUID) -> None:
+        """Bring the lead up in the main window (clearing filters if they hide it)."""
+        window = self.window
+        opener = getattr(window, "open_lead", None)
+        if opener is not None:
+            opener(lead_id)
+            return
+        if window.isMinimized():
+            window.showNormal()
+        window.raise_()
+        window.activateWindow()
+        row = window.model.row_of(lead_id)
+        if row < 0 and hasattr(window, "search"):
+            window.search.clear()
+            for combo in ("section_filter", "priority_filter", "source_filter"):
+                widget = getattr(window, combo, None)
+                if widget is not None:
+                    widget.setCurrentIndex(0)
+            row = window.model.row_of(lead_id)
+        if row >= 0:
+            window.select_row(row)
+        else:
+            # Not in this queue (e.g. already reassigned): show it in the preview anyway.
+            window._preview_lead = lead_id
+            window.load_preview(lead_id)
