@@ -1,0 +1,95 @@
+"""``leadqueue load --db PATH|URL FILE.json``: load teams, users, leads and activities.
+
+The format is ``docs/load-format.md``. All or nothing: every problem is
+printed by position and field (``leads[3].owner: no user 'x@y.com'``) and
+nothing is written; exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..cli import UsageError, add_db_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "load", help="load a JSON document of teams, users, leads and activities",
+        description="Load teams, users, leads and activities (docs/load-format.md) into a "
+                    "local store (created if absent) or a shared database. All or nothing.")
+    add_db_argument(parser, required=True)
+    parser.add_argument("file", metavar="FILE.json", help="the document; '-' reads standard input")
+    parser.set_defaults(func=run)
+
+
+def read_document(name: str) -> Any:
+    """The parsed JSON of ``name`` (``-``: stdin); UsageError with line/column when malformed."""
+    import json
+
+    label = "standard input" if name == "-" else name
+    try:
+        if name == "-":
+            text = sys.stdin.read()
+        else:
+            with open(name, encoding="utf-8") as fh:
+                text = fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{name} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+    if not text.strip():
+        raise UsageError(f"{label} is empty (expected a JSON object with teams, users, "
+                         "leads, activities)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ..loader import LoadError, load_document
+    from ..store import inspect_store, is_url, open_database, sqlite_path_of, to_url
+
+    doc = read_document(args.file)
+    target = args.db
+    created = None
+    if not is_url(target) or target.startswith("sqlite:///"):
+        state = inspect_store(target)  # refuses a foreign or newer file, untouched
+        if not state.exists:
+            created = sqlite_path_of(state.url)
+    engine = open_database(target)
+    try:
+        report = load_document(engine, doc, now=datetime.now(UTC))
+    except LoadError as exc:
+        engine.dispose()
+        if created is not None:
+            _remove_store(created)
+        raise UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+    where = target if is_url(target) else str(sqlite_path_of(to_url(target)))
+    if is_url(target):
+        where = where.split("://", 1)[0] + "://" + where.split("://", 1)[1].rsplit("@", 1)[-1]
+    print(f"{report.summary()} into {where}")
+    return 0
+
+
+def _remove_store(path: Any) -> None:
+    """Remove a store this command created for a load that failed."""
+    from pathlib import Path
+
+    base = Path(path)
+    for p in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
