@@ -32,7 +32,16 @@ PROTECTED_LEAD_COLUMNS = frozenset({
 
 #: Columns of their own users row a rep or team lead may change.
 SELF_USER_COLUMNS = ("available", "timezone", "quiet_hours_start", "quiet_hours_end",
-                     "last_seen_at", "updated_at", "version")
+                     "last_seen_at", "out_of_office_until", "updated_at", "version")
+
+#: Column UPDATE privileges for reps and team leads, per table: None means
+#: "every column but PROTECTED_LEAD_COLUMNS" (leads only). The row policies
+#: still decide which rows; these decide which columns.
+CLIENT_UPDATE_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "leads": None,
+    "users": SELF_USER_COLUMNS,
+    "notifications": ("seen_at", "updated_at", "version"),
+}
 
 ME = "(SELECT lq_me())"
 TEAM = "(SELECT lq_my_team())"
@@ -101,7 +110,8 @@ def _lead_visible(alias_col: str) -> str:
 POLICIES: tuple[Policy, ...] = (
     # leads
     Policy("leads", "lq_leads_read", "SELECT",
-           f"{IS_ADMIN} OR owner_id = {ME} OR (team_id = {TEAM} AND ({IS_LEAD} OR owner_id IS NULL))"),
+           f"{IS_ADMIN} OR owner_id = {ME} "
+           f"OR (team_id = {TEAM} AND ({IS_LEAD} OR owner_id IS NULL))"),
     Policy("leads", "lq_leads_insert", "INSERT", None,
            f"{IS_ADMIN} OR (team_id = {TEAM} AND ({IS_LEAD} OR owner_id = {ME}))"),
     Policy("leads", "lq_leads_update", "UPDATE",
@@ -145,9 +155,13 @@ POLICIES: tuple[Policy, ...] = (
            f"{IS_ADMIN} OR {_lead_visible('cadence_enrollments.lead_id')}",
            f"{IS_ADMIN} OR {_lead_visible('cadence_enrollments.lead_id')}"),
     # worker state
-    Policy("routing_state", "lq_routing_state_read", "SELECT", f"{IS_ADMIN} OR {IS_LEAD}"),
+    # a team lead sees the counters of their own team's members only
+    Policy("routing_state", "lq_routing_state_read", "SELECT",
+           f"{IS_ADMIN} OR ({IS_LEAD} AND EXISTS (SELECT 1 FROM users u "
+           f"WHERE u.id = routing_state.user_id AND u.team_id = {TEAM}))"),
     Policy("routing_state", "lq_routing_state_admin", "ALL", IS_ADMIN, IS_ADMIN),
-    Policy("rule_firings", "lq_rule_firings_read", "SELECT", f"{IS_ADMIN} OR {IS_LEAD}"),
+    Policy("rule_firings", "lq_rule_firings_read", "SELECT",
+           f"{IS_ADMIN} OR ({IS_LEAD} AND {_lead_visible('rule_firings.lead_id')})"),
     Policy("rule_firings", "lq_rule_firings_admin", "ALL", IS_ADMIN, IS_ADMIN),
     Policy("notifications", "lq_notifications_read", "SELECT",
            f"{IS_ADMIN} OR recipient_id = {ME}"),
@@ -155,7 +169,8 @@ POLICIES: tuple[Policy, ...] = (
            f"{IS_ADMIN} OR recipient_id = {ME}", f"{IS_ADMIN} OR recipient_id = {ME}"),
     Policy("notifications", "lq_notifications_admin", "INSERT", None, IS_ADMIN),
     Policy("lead_leases", "lq_lead_leases_read", "SELECT",
-           f"{IS_ADMIN} OR holder_id = {ME} OR ({IS_LEAD} AND {_lead_visible('lead_leases.lead_id')})"),
+           f"{IS_ADMIN} OR holder_id = {ME} "
+           f"OR ({IS_LEAD} AND {_lead_visible('lead_leases.lead_id')})"),
     # audit log: everyone appends as themselves; team leads read their team's
     Policy("audit_log", "lq_audit_log_append", "INSERT", None,
            f"{IS_ADMIN} OR actor_id = {ME}"),
@@ -173,7 +188,8 @@ POLICIES: tuple[Policy, ...] = (
 GRANTS: dict[str, dict[str, str]] = {
     "leads": {"rep": "SELECT, INSERT", "team_lead": "SELECT, INSERT",
               "admin": "SELECT, INSERT, UPDATE, DELETE"},
-    "activities": {"rep": "SELECT, INSERT", "team_lead": "SELECT, INSERT", "admin": "SELECT, INSERT"},
+    "activities": {"rep": "SELECT, INSERT", "team_lead": "SELECT, INSERT",
+                   "admin": "SELECT, INSERT"},
     "users": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "teams": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "accounts": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
@@ -184,7 +200,8 @@ GRANTS: dict[str, dict[str, str]] = {
     "cadences": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "cadence_steps": {"rep": "SELECT", "team_lead": "SELECT",
                       "admin": "SELECT, INSERT, UPDATE, DELETE"},
-    "templates": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
+    "templates": {"rep": "SELECT", "team_lead": "SELECT",
+                  "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "cadence_enrollments": {"rep": "SELECT, INSERT, UPDATE", "team_lead": "SELECT, INSERT, UPDATE",
                             "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "routing_state": {"team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
@@ -216,13 +233,16 @@ LANGUAGE sql VOLATILE {sp} AS $$
     FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid $$""",
         f"""CREATE OR REPLACE FUNCTION lq_me() RETURNS uuid
 LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-  SELECT id FROM users WHERE db_role = session_user::text AND NOT disabled AND deleted_at IS NULL $$""",
+  SELECT id FROM users
+   WHERE db_role = session_user::text AND NOT disabled AND deleted_at IS NULL $$""",
         f"""CREATE OR REPLACE FUNCTION lq_my_team() RETURNS uuid
 LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-  SELECT team_id FROM users WHERE db_role = session_user::text AND NOT disabled AND deleted_at IS NULL $$""",
+  SELECT team_id FROM users
+   WHERE db_role = session_user::text AND NOT disabled AND deleted_at IS NULL $$""",
         f"""CREATE OR REPLACE FUNCTION lq_my_role() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER {sp} AS $$
-  SELECT role::text FROM users WHERE db_role = session_user::text AND NOT disabled AND deleted_at IS NULL $$""",
+  SELECT role::text FROM users
+   WHERE db_role = session_user::text AND NOT disabled AND deleted_at IS NULL $$""",
         f"""CREATE OR REPLACE FUNCTION lq_rep_channel(p_user uuid) RETURNS text
 LANGUAGE sql IMMUTABLE {sp} AS $$ SELECT 'lq_rep_' || replace(p_user::text, '-', '') $$""",
         f"""CREATE OR REPLACE FUNCTION lq_team_channel(p_team uuid) RETURNS text
@@ -369,16 +389,19 @@ BEGIN
   IF v_lead.id IS NULL THEN
     RAISE EXCEPTION 'no lead %', p_lead USING ERRCODE = 'LQ404';
   END IF;
-  IF NOT (v_role = 'admin' OR (v_role = 'team_lead' AND v_lead.team_id = v_team)) THEN
+  -- coalesce: a NULL comparison (lead without a team) must refuse, not pass
+  IF NOT coalesce(v_role = 'admin'
+                  OR (v_role = 'team_lead' AND v_lead.team_id = v_team), false) THEN
     RAISE EXCEPTION 'only the team lead of the lead''s team or an admin may reassign it'
       USING ERRCODE = 'LQ403';
   END IF;
   IF p_new_owner IS NOT NULL THEN
-    SELECT * INTO v_target FROM users WHERE id = p_new_owner AND NOT disabled AND deleted_at IS NULL;
+    SELECT * INTO v_target FROM users
+     WHERE id = p_new_owner AND NOT disabled AND deleted_at IS NULL;
     IF v_target.id IS NULL THEN
       RAISE EXCEPTION 'no active user %', p_new_owner USING ERRCODE = 'LQ404';
     END IF;
-    IF v_role <> 'admin' AND v_target.team_id IS DISTINCT FROM v_team THEN
+    IF v_role <> 'admin' AND (v_target.team_id IS DISTINCT FROM v_team OR v_team IS NULL) THEN
       RAISE EXCEPTION 'a team lead reassigns within their own team only' USING ERRCODE = 'LQ403';
     END IF;
   END IF;
@@ -393,10 +416,11 @@ BEGIN
   PERFORM set_config('leadqueue.event', '', true);
   INSERT INTO audit_log (id, at, actor_id, actor, rule, entity, entity_id, change, reason)
   VALUES (lq_uuid7(), v_now, v_me, 'app', 'reassign', 'lead', p_lead,
-          jsonb_build_object('owner_id', jsonb_build_array(v_lead.owner_id, p_new_owner)), p_reason);
+          jsonb_build_object('owner_id', jsonb_build_array(v_lead.owner_id, p_new_owner)),
+          p_reason);
 END $$""",
-        f"""CREATE OR REPLACE FUNCTION lq_set_status(p_lead uuid, p_status text, p_epoch bigint DEFAULT NULL)
-RETURNS void
+        f"""CREATE OR REPLACE FUNCTION lq_set_status(p_lead uuid, p_status text,
+    p_epoch bigint DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER {sp} AS $$
 DECLARE {decl} v_lead leads; v_active lead_leases;
 BEGIN
@@ -405,15 +429,17 @@ BEGIN
   IF v_lead.id IS NULL THEN
     RAISE EXCEPTION 'no lead %', p_lead USING ERRCODE = 'LQ404';
   END IF;
-  IF NOT (v_role = 'admin' OR (v_role = 'team_lead' AND v_lead.team_id = v_team)
-          OR v_lead.owner_id = v_me) THEN
+  -- coalesce: a pool lead (owner NULL) compares NULL, which must refuse, not pass
+  IF NOT coalesce(v_role = 'admin' OR (v_role = 'team_lead' AND v_lead.team_id = v_team)
+          OR v_lead.owner_id = v_me, false) THEN
     RAISE EXCEPTION 'lead % is not yours', p_lead USING ERRCODE = 'LQ403';
   END IF;
   SELECT * INTO v_active FROM lead_leases
    WHERE lead_id = p_lead AND released_at IS NULL ORDER BY epoch DESC LIMIT 1;
   IF p_epoch IS NOT NULL OR (v_active.id IS NOT NULL AND v_role = 'rep') THEN
     IF p_epoch IS NULL THEN
-      RAISE EXCEPTION 'lead % is held under a lease: pass its epoch', p_lead USING ERRCODE = 'LQ409';
+      RAISE EXCEPTION 'lead % is held under a lease: pass its epoch', p_lead
+        USING ERRCODE = 'LQ409';
     END IF;
     PERFORM lq_check_lease(p_lead, p_epoch, v_me, v_now);
   END IF;
@@ -456,6 +482,11 @@ INDEXES = (
     ("lq_ix_accounts_team", "ON accounts (team_id)"),
     ("lq_ix_audit_log_actor", "ON audit_log (actor_id)"),
     ("lq_ix_leads_assigned", "ON leads (owner_id, assigned_at)"),
+    # every column a policy reads has an index that leads with it
+    # (tests/test_shared_rls.py checks this against pg_policy's dependencies)
+    ("lq_ix_routing_rules_team", "ON routing_rules (team_id)"),
+    ("lq_ix_cadences_team", "ON cadences (team_id)"),
+    ("lq_ix_routing_state_user", "ON routing_state (user_id)"),
 )
 
 TRIGGERS = (
