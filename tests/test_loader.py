@@ -254,3 +254,42 @@ def test_ids_come_from_the_given_factory(local_engine: Any) -> None:
     with Session(local_engine) as s:
         ids = set(s.scalars(select(Lead.id))) | set(s.scalars(select(Team.id)))
     assert ids <= set(made) and len(made) == 2 + 3 + 2 + 4
+
+
+def _doc_page() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent.parent / "docs" / "load-format.md").read_text(
+        encoding="utf-8")
+
+
+def test_the_documented_example_loads_as_described(local_engine: Any) -> None:
+    import json
+    import re
+
+    example = re.search(r"```json\n(.*?)```", _doc_page(), flags=re.S)
+    assert example is not None
+    load_document(local_engine, json.loads(example.group(1)), now=T0)
+    first = _lead(local_engine, "CRM-1001")
+    assert first.attempts == 2 and first.phone == "+12125550142"
+    assert first.first_action_at == T0.replace(day=3, hour=14, minute=4)
+    assert first.last_action_at == T0.replace(day=3, hour=14, minute=6)
+    assert first.timezone == "America/New_York"
+    pooled = _lead(local_engine, "CRM-1002")
+    assert pooled.owner_id is None and pooled.timezone == "Europe/Berlin"
+    assert pooled.created_at == T0 and pooled.data_issues == []
+    with Session(local_engine) as s:
+        team = s.scalar(select(Team).where(Team.name == "EMEA & APAC"))
+        assert team is not None and pooled.team_id == team.id
+        assert first.team_id == s.scalar(select(Team.id).where(Team.name == "Americas"))
+
+
+def test_every_field_of_the_format_is_documented() -> None:
+    from leadqueue.loader import ACTIVITY_FIELDS, LEAD_FIELDS, TEAM_FIELDS, USER_FIELDS
+
+    page = _doc_page()
+    for title, fields in (("teams", TEAM_FIELDS), ("users", USER_FIELDS),
+                          ("leads", LEAD_FIELDS), ("activities", ACTIVITY_FIELDS)):
+        section = page.split(f"## `{title}`")[1].split("\n## ")[0]
+        for name in fields:
+            assert f"| `{name}` |" in section, f"{title}.{name} is not in docs/load-format.md"
