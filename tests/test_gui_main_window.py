@@ -36,7 +36,7 @@ def window(qtbot, small_store, tmp_path, monkeypatch):  # type: ignore[no-untype
     ws = Workspace.open(engine, "ada@example.com", FakeClock(T0))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(ws, settings=settings, store_label="small.db", show_switcher=True)
-    qtbot.addWidget(win)
+    qtbot.addWidget(win, before_close_func=lambda w: w.force_close())
     with qtbot.waitSignal(win.sig_queue_loaded, timeout=10_000):
         win.start()
     yield win
@@ -47,17 +47,26 @@ def window(qtbot, small_store, tmp_path, monkeypatch):  # type: ignore[no-untype
 def _names(model) -> list[str]:  # type: ignore[no-untyped-def]
     from ui.queue_model import COL_NAME
 
-    return [model.index(r, COL_NAME).data() for r in range(model.rowCount())]
+    return [model.index(r, COL_NAME).data() for r in range(model.rowCount())
+            if not model.is_header(r)]
+
+
+def _ids(model) -> list[object]:  # type: ignore[no-untyped-def]
+    return [model.row_at(r).id for r in range(model.rowCount()) if not model.is_header(r)]
 
 
 def test_window_shows_the_reps_queue(window, small_store) -> None:  # type: ignore[no-untyped-def]
     _, ids = small_store
     model = window.model
-    assert model.rowCount() == 6
-    shown = {model.row_at(r).id for r in range(6)}
+    assert model.shown_leads() == 6
+    assert model.rowCount() == 8  # two section headers: "Call now" and "Later"
+    assert model.header_rows() == [0, 5]
+    shown = set(_ids(model))
     assert shown == {ids[k] for k in ("L1", "L2", "L3", "L4", "L5", "L6")}
     assert ids["B1"] not in shown  # another rep's lead
-    assert model.row_at(0).priority == 1
+    assert model.row_at(0) is None and model.row_at(1).priority == 1
+    assert model.index(0, 0).data().startswith("CALL NOW")
+    assert window.view.columnSpan(0, 0) == model.columnCount()
     assert "Ada Rep" in window.queue_title.text()
     # Bad data is shown and flagged, not dropped.
     assert any(name.startswith("⚠") and "Sam Odd" in name for name in _names(model))
@@ -82,7 +91,7 @@ def test_flagged_lead_preview_names_its_data_issues(qtbot, window, small_store) 
     with qtbot.waitSignal(window.sig_preview_loaded, timeout=10_000):
         window.select_row(window.model.row_of(ids["L6"]))
     text = window.preview.toPlainText()
-    assert "Phone unparseable" in text and "Timezone unknown" in text
+    assert "Phone number can't be read" in text and "Time zone unknown" in text
     assert "call me maybe" in text  # the raw value is kept and shown
 
 
@@ -95,7 +104,7 @@ def test_user_switcher_switches_to_team_view(qtbot, window, small_store) -> None
     with qtbot.waitSignal(window.sig_queue_loaded, timeout=10_000):
         combo.activated.emit(lead_index)
     assert window.ws.me.email == "lea@example.com"
-    shown = {window.model.row_at(r).id for r in range(window.model.rowCount())}
+    shown = set(_ids(window.model))
     assert ids["B1"] in shown and ids["L1"] in shown  # the whole East team
     assert window.model.show_owner
     assert "Team queue" in window.queue_title.text()
@@ -103,25 +112,26 @@ def test_user_switcher_switches_to_team_view(qtbot, window, small_store) -> None
                      if combo.itemData(i).email == "bob@example.com")
     with qtbot.waitSignal(window.sig_queue_loaded, timeout=10_000):
         combo.activated.emit(rep_index)
-    assert [window.model.row_at(r).id for r in range(window.model.rowCount())] == [ids["B1"]]
+    assert _ids(window.model) == [ids["B1"]]
 
 
 def test_search_and_priority_filters(qtbot, window, small_store) -> None:  # type: ignore[no-untyped-def]
     _, ids = small_store
     window.search.setText("kestrel")
-    assert window.model.rowCount() == 1 and window.model.row_at(0).id == ids["L4"]
+    assert _ids(window.model) == [ids["L4"]]
     window.search.setText("")
     window.priority_filter.setCurrentIndex(window.priority_filter.findData(3))
-    assert {window.model.row_at(r).priority for r in range(window.model.rowCount())} == {3}
-    assert window.model.rowCount() == 2
+    assert {window.model.row_at(r).priority for r in range(window.model.rowCount())
+            if not window.model.is_header(r)} == {3}
+    assert window.model.shown_leads() == 2
     window.priority_filter.setCurrentIndex(0)
-    assert window.model.rowCount() == 6
+    assert window.model.shown_leads() == 6
 
 
 def test_one_tick_moves_the_countdown(window) -> None:  # type: ignore[no-untyped-def]
     from ui.queue_model import COL_DUE
 
-    first = window.model.index(0, COL_DUE)
+    first = window.model.index(1, COL_DUE)
     before = first.data()
     assert before == "in 3m 00s"  # P1 created 2 min before T0, SLA 5 min
     window.ws.clock.advance(timedelta(seconds=61))

@@ -13,24 +13,52 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from leadqueue.enums import CallOutcome, DisqualifyReason, NextStepKind
+from leadqueue.enums import DisqualifyReason, NextStepKind, NoResponseReason
+from leadqueue.views import ActivityView
+from ui.actions import OUTCOME_LABELS
 from ui.qt import QtCore, QtWidgets
 from ui.queue_model import zone
 
-OUTCOME_LABELS = {
-    CallOutcome.CONNECTED: "Connected", CallOutcome.VOICEMAIL: "Voicemail",
-    CallOutcome.NO_ANSWER: "No answer", CallOutcome.BUSY: "Busy",
-    CallOutcome.WRONG_NUMBER: "Wrong number", CallOutcome.BAD_NUMBER: "Bad number",
-    CallOutcome.MEETING_BOOKED: "Meeting booked",
-    CallOutcome.NOT_INTERESTED: "Not interested",
+#: Statuses a rep may close a lead with from the next-step dialog.
+STATUS_LABELS = {
+    "working": "Keep working it (next step below)",
+    "meeting": "Meeting booked",
+    "nurture": "Nurture (check in later)",
+    "no_response": "No response",
+    "converted": "Converted",
+    "disqualified": "Disqualified",
 }
+#: Wrap-up choices (see :meth:`Dialogs.ask_wrap_up`).
+WRAP_NEXT_STEP, WRAP_DISQUALIFY = "next_step", "disqualify"
 
 
 @dataclass(frozen=True)
 class NextStepAnswer:
-    kind: str
-    at: datetime
+    kind: str | None
+    at: datetime | None
     text: str
+    #: A status to set first (None or "working": keep the lead active).
+    status: str | None = None
+    #: The standard reason a status needs (no-response reason).
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CorrectionAnswer:
+    activity_id: object       # uuid.UUID of the entry being corrected
+    outcome: str | None
+    body: str | None
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a lead form (new lead / edit contact)."""
+
+    name: str
+    label: str
+    kind: str = "text"          # text / int / choice
+    required: bool = False
+    choices: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,7 +169,7 @@ class Dialogs:
     def ask_outcome(self, lead_name: str, duration_s: int | None
                     ) -> tuple[str, int | None, str | None] | None:
         form = _Form(self.parent, "Log call outcome", f"Call with {lead_name}")
-        outcome = form.combo("Outcome", [(t, o.value) for o, t in OUTCOME_LABELS.items()])
+        outcome = form.combo("Outcome", [(t, o) for o, t in OUTCOME_LABELS.items()])
         seconds = QtWidgets.QSpinBox(form)
         seconds.setRange(0, 36_000)
         seconds.setSuffix(" s")
@@ -173,18 +201,137 @@ class Dialogs:
         return _from_qdatetime(at.dateTime())
 
     def ask_next_step(self, lead_name: str, kind: str | None, at: datetime | None,
-                      text: str | None, now: datetime) -> NextStepAnswer | None:
-        form = _Form(self.parent, "Set next step",
-                     f"Next step for {lead_name}" + (" (proposed by the cadence)" if kind else ""))
+                      text: str | None, now: datetime,
+                      statuses: tuple[str, ...] = (), status: str | None = None,
+                      intro: str = "") -> NextStepAnswer | None:
+        """Next step + date; with ``statuses`` also a status to close the lead with."""
+        form = _Form(self.parent, "Next step",
+                     intro or f"Next step for {lead_name}"
+                     + (" (proposed by the rules: check and confirm)" if kind else ""))
+        status_box = None
+        reason_box = None
+        if statuses:
+            choices = ["working", *[s for s in statuses if s != "working"]]
+            status_box = form.combo("Status", [(STATUS_LABELS.get(s, s), s) for s in choices],
+                                    status or "working")
+            reason_box = form.combo("No-response reason", [("—", None)] + [
+                (r.value.replace("_", " ").capitalize(), r.value) for r in NoResponseReason])
         kind_box = form.combo("Kind", [(k.value.capitalize(), k.value) for k in NextStepKind],
                               kind or NextStepKind.CALL.value)
         when = form.when("When", at or now + timedelta(days=1))
         what = form.line("What", text or "")
-        form.require(lambda: "" if what.text().strip() else "Say what the next step is.")
+
+        def chosen() -> str | None:
+            return status_box.currentData() if status_box is not None else None
+
+        def step_needed() -> bool:
+            return chosen() in (None, "working", "meeting", "nurture")
+
+        form.require(lambda: "" if what.text().strip() or not step_needed()
+                     else "Say what the next step is.")
         if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
-        return NextStepAnswer(kind_box.currentData(), _from_qdatetime(when.dateTime()),
-                              what.text().strip())
+        step = step_needed() or bool(what.text().strip())
+        return NextStepAnswer(kind_box.currentData() if step else None,
+                              _from_qdatetime(when.dateTime()) if step else None,
+                              what.text().strip(), chosen(),
+                              reason_box.currentData() if reason_box is not None else None)
+
+    def ask_wrap_up(self, lead_name: str, message: str, missing: tuple[str, ...]) -> str | None:
+        """The wrap-up rule refused to leave a lead: offer to set what is missing.
+
+        Returns :data:`WRAP_NEXT_STEP`, :data:`WRAP_DISQUALIFY` or None (stay).
+        """
+        box = QtWidgets.QMessageBox(self.parent)
+        box.setIcon(QtWidgets.QMessageBox.Icon.Warning)
+        box.setWindowTitle("Wrap up this lead first")
+        box.setText(f"<b>{lead_name}</b> is not wrapped up yet.")
+        box.setInformativeText(message + "\n\nMissing: " + ", ".join(missing)
+                               if missing else message)
+        step = box.addButton("Set next step…", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        dq = box.addButton("Disqualify…", QtWidgets.QMessageBox.ButtonRole.ActionRole)
+        box.addButton("Stay on this lead", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(step)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is step:
+            return WRAP_NEXT_STEP
+        if clicked is dq:
+            return WRAP_DISQUALIFY
+        return None
+
+    def ask_confirm(self, title: str, message: str, yes: str = "Continue") -> bool:
+        box = QtWidgets.QMessageBox(self.parent)
+        box.setIcon(QtWidgets.QMessageBox.Icon.Question)
+        box.setWindowTitle(title)
+        box.setText(message)
+        ok = box.addButton(yes, QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(ok)
+        box.exec()
+        return box.clickedButton() is ok
+
+    def ask_correction(self, lead_name: str, activities: tuple[ActivityView, ...]
+                       ) -> CorrectionAnswer | None:
+        """Which entry was mis-logged, and what it should have said."""
+        superseded = {a.supersedes_id for a in activities if a.supersedes_id}
+        entries = [a for a in activities if a.id not in superseded and a.kind != "system"]
+        if not entries:
+            self.show_error("Nothing to correct", f"{lead_name} has no entries yet.")
+            return None
+        form = _Form(self.parent, "Correct an entry",
+                     "The entry stays in the history, struck through; the correction "
+                     "is a new entry that supersedes it.")
+        items = []
+        for a in entries:
+            what = a.kind.capitalize()
+            if a.outcome:
+                what += f" — {OUTCOME_LABELS.get(a.outcome, a.outcome)}"
+            items.append((f"{a.at.astimezone().strftime('%d %b %H:%M')}  {what}", a))
+        entry = form.combo("Entry", items)
+        outcome = form.combo("Outcome", [("(unchanged)", None)] + [
+            (t, o) for o, t in OUTCOME_LABELS.items()])
+        body = form.text("Text", entries[0].body or "")
+        entry.currentIndexChanged.connect(
+            lambda _i: body.setPlainText(entry.currentData().body or ""))
+        if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return None
+        chosen: ActivityView = entry.currentData()
+        text = body.toPlainText().strip()
+        return CorrectionAnswer(chosen.id, outcome.currentData(),
+                                text if text != (chosen.body or "") else None)
+
+    def ask_fields(self, title: str, fields: list[FieldSpec], initial: dict[str, Any]
+                   ) -> dict[str, Any] | None:
+        """A lead form (new lead, edit contact); returns the values or None."""
+        form = _Form(self.parent, title)
+        getters: dict[str, Any] = {}
+        for spec in fields:
+            value = initial.get(spec.name)
+            label = spec.label + (" *" if spec.required else "")
+            if spec.kind == "choice":
+                box = form.combo(label, list(spec.choices), value)
+                getters[spec.name] = box.currentData
+            elif spec.kind == "int":
+                spin = QtWidgets.QSpinBox(form)
+                spin.setRange(0, 10_000_000)
+                spin.setValue(int(value or 0))
+                spin.setSpecialValueText("—")  # 0 shows as "not known"
+                form.form.addRow(label, spin)
+                getters[spec.name] = lambda s=spin: s.value() or None
+            else:
+                edit = form.line(label, "" if value is None else str(value))
+                getters[spec.name] = lambda e=edit: e.text().strip() or None
+        required = [s for s in fields if s.required]
+
+        def missing() -> str:
+            empty = [s.label for s in required if not getters[s.name]()]
+            return "Required: " + ", ".join(empty) if empty else ""
+
+        form.require(missing)
+        if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return None
+        return {name: get() for name, get in getters.items()}
 
     def ask_disqualify(self, lead_name: str) -> tuple[str, str | None] | None:
         form = _Form(self.parent, "Disqualify lead", f"Disqualify {lead_name}")
@@ -192,30 +339,19 @@ class Dialogs:
             (r.value.replace("_", " ").capitalize(), r.value) for r in DisqualifyReason])
         note = form.text("Note")
         form.require(lambda: "" if reason.currentData() else "A standard reason is required.")
+        form.require(lambda: "Reason 'other' needs a note saying why."
+                     if reason.currentData() == DisqualifyReason.OTHER.value
+                     and not note.toPlainText().strip() else "")
         if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
         return reason.currentData(), note.toPlainText().strip() or None
-
-    def ask_lead_fields(self, title: str, fields: dict[str, str | None]
-                        ) -> dict[str, str | None] | None:
-        """New lead / edit contact: the text fields, prefilled from ``fields``."""
-        form = _Form(self.parent, title)
-        edits = {name: form.line(name.replace("_", " ").capitalize(), value or "")
-                 for name, value in fields.items()}
-        if "first_name" in edits:
-            form.require(lambda: "" if edits["first_name"].text().strip()
-                         and edits["last_name"].text().strip() else
-                         "First and last name are required.")
-        if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
-            return None
-        return {name: (e.text().strip() or None) for name, e in edits.items()}
 
     def ask_inbound(self, lead_name: str) -> InboundAnswer | None:
         form = _Form(self.parent, "Log inbound", f"{lead_name} got in touch")
         kind = form.combo("How", [("Email reply", "email"), ("Inbound call", "call"),
                                   ("SMS reply", "sms"), ("Social", "social")])
         outcome = form.combo("Outcome", [("—", None)] + [
-            (t, o.value) for o, t in OUTCOME_LABELS.items()])
+            (t, o) for o, t in OUTCOME_LABELS.items()])
         body = form.text("What they said")
         if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None

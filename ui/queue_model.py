@@ -1,12 +1,20 @@
-"""The queue list's item model: cached queue rows, Python-side filtering and
-the live countdown column.
+"""The queue list's item model: cached queue rows in three sections, filtered
+in the core, and the live countdown column.
 
-The model holds the rows the core returned (callable, later and upcoming, in
-that order) and a list of the row numbers that pass the current filter.
-Filtering is done in Python followed by a model reset, which costs tens of
-milliseconds at a million rows where ``QSortFilterProxyModel`` costs seconds.
-A tick (one timer for the whole window) only signals the countdown column;
-the local-time column is signalled when the minute changes.
+The model holds the rows the core returned, in the core's order: *callable*
+(work now, ranked), *later* (due, but the lead's calling window is closed)
+and *upcoming* (nothing due yet, or snoozed). Each non-empty section starts
+with a header row (not selectable, spanned by the view) so the rep sees where
+"call now" ends.
+
+Filtering goes through :func:`leadqueue.queue.filter_rows` (one pure function
+in the core, shared with the CLI) followed by a model reset: tens of
+milliseconds at a million rows where ``QSortFilterProxyModel`` costs seconds
+(DESIGN.md §6). A tick (one timer for the whole window) only signals the
+countdown column; the local-time column is signalled when the minute changes.
+
+``data`` is the hot path of painting 100k rows: it answers the roles it knows
+and returns None for the rest before doing any work.
 """
 
 from __future__ import annotations
@@ -15,25 +23,46 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadqueue.views import QueueRow
-from ui.qt import QAbstractTableModel, QColor, QModelIndex, QPersistentModelIndex, Qt
+from ui.qt import QAbstractTableModel, QColor, QFont, QModelIndex, QPersistentModelIndex, Qt
 
 COLUMNS = ("#", "P", "Lead", "Company", "Tier", "Due", "Local time", "Owner")
 COL_RANK, COL_PRIORITY, COL_NAME, COL_COMPANY, COL_TIER, COL_DUE, COL_LOCAL, COL_OWNER = range(8)
 
 SECTION_CALLABLE, SECTION_LATER, SECTION_UPCOMING = "callable", "later", "upcoming"
-TIER_LABELS = {1: "Callback", 2: "New", 3: "Due"}
+SECTIONS = (SECTION_CALLABLE, SECTION_LATER, SECTION_UPCOMING)
+SECTION_TITLES = {
+    SECTION_CALLABLE: "Call now",
+    SECTION_LATER: "Later — calling window closed",
+    SECTION_UPCOMING: "Upcoming",
+}
+TIER_LABELS = {1: "Callback", 2: "New lead", 3: "Step due"}
 
 #: Priority badge colours (P1 red … P4 grey), shared with the preview pane.
-PRIORITY_COLORS = {1: "#d32f2f", 2: "#ef6c00", 3: "#1565c0", 4: "#757575"}
+PRIORITY_COLORS = {1: "#c62828", 2: "#e8710a", 3: "#1a73e8", 4: "#7b8190"}
 
 _OVERDUE = QColor("#c62828")
-_SOON = QColor("#ef6c00")
-_MUTED = QColor("#8a8f98")
+_SOON = QColor("#d35400")
+_MUTED = QColor("#7b8190")
+_HEADER_FG = QColor("#4a5160")
+_HEADER_BG = QColor("#eef1f5")
+_FLAG = QColor("#b26a00")
+
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_FONT = Qt.ItemDataRole.FontRole
 _ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _PRIORITY_ROLE = Qt.ItemDataRole.UserRole + 2
+_HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _BACKGROUND, _ALIGN, _TOOLTIP, _FONT,
+                            _ROW_ID_ROLE, _PRIORITY_ROLE})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_CENTER = int(Qt.AlignmentFlag.AlignCenter)
 
 
 @dataclass(frozen=True)
@@ -48,7 +77,8 @@ class QueueFilter:
 
     @property
     def is_empty(self) -> bool:
-        return self == QueueFilter()
+        return self.section is None and self.tier is None and self.priority is None \
+            and self.source is None and not self.text.strip()
 
 
 def format_countdown(due: datetime, now: datetime) -> str:
@@ -77,7 +107,7 @@ def zone(name: str | None) -> ZoneInfo | None:
     except KeyError:
         try:
             z: ZoneInfo | None = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             z = None
         _zones[name] = z
         return z
@@ -88,36 +118,59 @@ def due_at(row: QueueRow) -> datetime | None:
     return row.sla_due_at or row.next_step_at
 
 
+class _Block(NamedTuple):
+    """One section as laid out in the view."""
+
+    section: str
+    first: int                  # view row of the header (or of the first lead)
+    header: bool
+    items: Sequence[int]        # indices into the model's rows (range or list)
+
+    @property
+    def end(self) -> int:
+        return self.first + self.header + len(self.items)
+
+
 class QueueModel(QAbstractTableModel):
-    """Rows of one rep's (or one team's) queue, filtered in Python."""
+    """Rows of one rep's (or one team's) queue, filtered in the core."""
 
     def __init__(self, now: datetime | None = None, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self._rows: list[QueueRow] = []
         self._bounds = (0, 0)          # end of callable, end of later
         self._owners: dict[uuid.UUID, str] = {}
-        self._visible: list[int] | None = None  # None: every row, in order
-        self._haystack: list[str] | None = None  # built on first text search
+        self._blocks: list[_Block] = []
+        self._count = 0
+        self._index_of: dict[uuid.UUID, int] | None = None  # built on first filter
         self._filter = QueueFilter()
         self._now = now or datetime.now(UTC)
         self._minute = self._now.replace(second=0, microsecond=0)
+        self._header_font = QFont()
+        self._header_font.setBold(True)
+        self._header_font.setPointSizeF(max(self._header_font.pointSizeF() - 1, 7.0))
         self.show_owner = False
+        self.show_sections = True
+        #: {lead id: SlaClock} fed by ui/notifications.py: countdown colours by ladder stage.
+        self.sla_clocks: dict[uuid.UUID, Any] = {}
 
     # -- feeding ---------------------------------------------------------------
 
     def set_queue(self, callable_: Sequence[QueueRow], later: Sequence[QueueRow] = (),
                   upcoming: Sequence[QueueRow] = (), *, now: datetime | None = None,
-                  owners: dict[uuid.UUID, str] | None = None) -> None:
+                  owners: dict[uuid.UUID, str] | None = None,
+                  sections: bool | None = None) -> None:
         """Replace every row (a "what changed" notice said the queue moved)."""
         self.beginResetModel()
         self._rows = [*callable_, *later, *upcoming]
         self._bounds = (len(callable_), len(callable_) + len(later))
         self._owners = dict(owners or {})
-        self._haystack = None
+        self._index_of = None
+        if sections is not None:
+            self.show_sections = sections
         if now is not None:
             self._now = now
             self._minute = now.replace(second=0, microsecond=0)
-        self._visible = self._apply(self._filter)
+        self._layout(self._filter)
         self.endResetModel()
 
     def set_filter(self, flt: QueueFilter) -> None:
@@ -125,7 +178,7 @@ class QueueModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self._filter = flt
-        self._visible = self._apply(flt)
+        self._layout(flt)
         self.endResetModel()
 
     @property
@@ -135,98 +188,154 @@ class QueueModel(QAbstractTableModel):
     def tick(self, now: datetime) -> None:
         """Move the countdowns to ``now``: one dataChanged for one column."""
         self._now = now
-        n = self.rowCount()
+        n = self._count
         if not n:
             return
         self.dataChanged.emit(self.index(0, COL_DUE), self.index(n - 1, COL_DUE),
-                              [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole])
+                              [_DISPLAY, _FOREGROUND])
         minute = now.replace(second=0, microsecond=0)
         if minute != self._minute:
             self._minute = minute
             self.dataChanged.emit(self.index(0, COL_LOCAL), self.index(n - 1, COL_LOCAL),
-                                  [Qt.ItemDataRole.DisplayRole])
+                                  [_DISPLAY])
 
-    # -- filtering ---------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        return self._now
 
-    def _section_of(self, i: int) -> str:
-        if i < self._bounds[0]:
-            return SECTION_CALLABLE
-        if i < self._bounds[1]:
-            return SECTION_LATER
-        return SECTION_UPCOMING
+    # -- filtering and layout -------------------------------------------------------
 
-    def _apply(self, flt: QueueFilter) -> list[int] | None:
+    def _section_range(self, section: str) -> range:
+        c, lt = self._bounds
+        return {SECTION_CALLABLE: range(0, c), SECTION_LATER: range(c, lt),
+                SECTION_UPCOMING: range(lt, len(self._rows))}[section]
+
+    def _layout(self, flt: QueueFilter) -> None:
         if flt.is_empty:
-            return None
-        rows = self._rows
-        candidates: range | list[int] = range(len(rows))
-        if flt.section is not None:
-            lo, hi = {SECTION_CALLABLE: (0, self._bounds[0]),
-                      SECTION_LATER: (self._bounds[0], self._bounds[1]),
-                      SECTION_UPCOMING: (self._bounds[1], len(rows))}[flt.section]
-            candidates = range(lo, hi)
-        if flt.tier is not None:
-            t = flt.tier
-            candidates = [i for i in candidates if rows[i].tier == t]
-        if flt.priority is not None:
-            p = flt.priority
-            candidates = [i for i in candidates if rows[i].priority == p]
-        if flt.source is not None:
-            src = flt.source
-            candidates = [i for i in candidates if rows[i].source == src]
-        needle = flt.text.strip().lower()
-        if needle:
-            hay = self._haystack_rows()
-            digits = "".join(ch for ch in needle if ch.isdigit())
-            # A phone typed with spaces or dashes still matches the E.164 form.
-            if digits and len(digits) >= 3 and len(digits) * 2 >= len(needle.replace(" ", "")):
-                candidates = [i for i in candidates if needle in hay[i] or digits in hay[i]]
-            else:
-                candidates = [i for i in candidates if needle in hay[i]]
-        return list(candidates)
+            parts = [(s, self._section_range(s)) for s in SECTIONS]
+        else:
+            parts = [(s, items) for s, items in self._filtered(flt)]
+        blocks: list[_Block] = []
+        at = 0
+        headers = self.show_sections
+        for section, items in parts:
+            if not items:
+                continue
+            blocks.append(_Block(section, at, headers, items))
+            at += headers + len(items)
+        self._blocks = blocks
+        self._count = at
 
-    def _haystack_rows(self) -> list[str]:
-        if self._haystack is None:
-            self._haystack = [
-                f"{r.name}\x1f{r.company or ''}\x1f{r.email or ''}\x1f{r.phone or ''}".lower()
-                for r in self._rows
-            ]
-        return self._haystack
+    def _filtered(self, flt: QueueFilter) -> list[tuple[str, Sequence[int]]]:
+        from leadqueue.queue import filter_rows
+
+        if self._index_of is None:
+            self._index_of = {r.id: i for i, r in enumerate(self._rows)}
+        index_of = self._index_of
+        wanted = [flt.section] if flt.section is not None else list(SECTIONS)
+        out: list[tuple[str, Sequence[int]]] = []
+        for section in wanted:
+            span = self._section_range(section)
+            if not span:
+                continue
+            rows = filter_rows(
+                self._rows[span.start:span.stop],
+                tiers=None if flt.tier is None else {flt.tier},
+                priorities=None if flt.priority is None else {flt.priority},
+                sources=None if flt.source is None else {flt.source},
+                text=flt.text.strip() or None,
+            )
+            out.append((section, [index_of[r.id] for r in rows]))
+        return out
 
     def sources(self) -> list[str]:
         return sorted({r.source for r in self._rows if r.source})
 
     # -- lookup ------------------------------------------------------------------
 
-    def _source_row(self, row: int) -> int:
-        return row if self._visible is None else self._visible[row]
+    def _locate(self, row: int) -> tuple[_Block, int] | None:
+        """(block, position in block); position -1 is the block's header."""
+        for block in self._blocks:
+            if row < block.end:
+                return block, row - block.first - block.header
+        return None
+
+    def _source_index(self, row: int) -> int:
+        """Index into the rows for a view row; -1 for a header or out of range."""
+        if not 0 <= row < self._count:
+            return -1
+        found = self._locate(row)
+        if found is None or found[1] < 0:
+            return -1
+        block, pos = found
+        return block.items[pos]
 
     def row_at(self, row: int) -> QueueRow | None:
-        if 0 <= row < self.rowCount():
-            return self._rows[self._source_row(row)]
-        return None
+        i = self._source_index(row)
+        return self._rows[i] if i >= 0 else None
+
+    def is_header(self, row: int) -> bool:
+        found = self._locate(row) if 0 <= row < self._count else None
+        return found is not None and found[1] < 0
+
+    def header_rows(self) -> list[int]:
+        return [b.first for b in self._blocks if b.header]
 
     def section_at(self, row: int) -> str | None:
-        if 0 <= row < self.rowCount():
-            return self._section_of(self._source_row(row))
-        return None
+        found = self._locate(row) if 0 <= row < self._count else None
+        return found[0].section if found is not None else None
 
     def row_of(self, lead_id: uuid.UUID) -> int:
-        """The visible row showing ``lead_id``, or -1."""
-        for view_row in range(self.rowCount()):
-            if self._rows[self._source_row(view_row)].id == lead_id:
-                return view_row
+        """The view row showing ``lead_id``, or -1."""
+        rows = self._rows
+        for block in self._blocks:
+            for pos, i in enumerate(block.items):
+                if rows[i].id == lead_id:
+                    return block.first + block.header + pos
         return -1
 
-    def first_callable_row(self) -> int:
-        # Rows stay in section order, so the first visible row is callable or none is.
-        if self.rowCount() and self._source_row(0) < self._bounds[0]:
-            return 0
+    def first_lead_row(self) -> int:
+        """The first selectable row (the top of the queue), or -1."""
+        for block in self._blocks:
+            if block.items:
+                return block.first + block.header
+        return -1
+
+    def first_callable_row(self, excluding: uuid.UUID | None = None) -> int:
+        """The best lead to work now (optionally not ``excluding``), or -1."""
+        for block in self._blocks:
+            if block.section != SECTION_CALLABLE:
+                continue
+            for pos, i in enumerate(block.items):
+                if self._rows[i].id != excluding:
+                    return block.first + block.header + pos
+        return -1
+
+    def next_lead_row(self, current: uuid.UUID | None) -> int:
+        """The callable lead after ``current``; else the first callable one
+        that is not ``current``; else -1."""
+        here = self.row_of(current) if current is not None else -1
+        if here >= 0 and self.section_at(here) == SECTION_CALLABLE:
+            nxt = here + 1
+            if nxt < self._count and self.section_at(nxt) == SECTION_CALLABLE:
+                return nxt
+        return self.first_callable_row(excluding=current)
+
+    def step_row(self, row: int, delta: int) -> int:
+        """The next selectable row from ``row`` going ``delta`` (±1), or -1."""
+        r = row + delta
+        while 0 <= r < self._count:
+            if not self.is_header(r):
+                return r
+            r += delta
         return -1
 
     def counts(self) -> tuple[int, int, int]:
         n = len(self._rows)
         return self._bounds[0], self._bounds[1] - self._bounds[0], n - self._bounds[1]
+
+    def shown_leads(self) -> int:
+        return sum(len(b.items) for b in self._blocks)
 
     @property
     def total(self) -> int:
@@ -237,7 +346,7 @@ class QueueModel(QAbstractTableModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         if parent.isValid():
             return 0
-        return len(self._rows) if self._visible is None else len(self._visible)
+        return self._count
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         if parent.isValid():
@@ -247,44 +356,60 @@ class QueueModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
         if orientation == Qt.Orientation.Horizontal:
-            if role == Qt.ItemDataRole.DisplayRole and 0 <= section < self.columnCount():
+            if role == _DISPLAY and 0 <= section < self.columnCount():
                 return COLUMNS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section in (COL_RANK, COL_DUE):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == _ALIGN and section in (COL_RANK, COL_DUE):
+                return _RIGHT
+            if role == _ALIGN and section == COL_PRIORITY:
+                return _CENTER
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
+        if not index.isValid() or self.is_header(index.row()):
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if not index.isValid():
+        if role not in _HANDLED_ROLES or not index.isValid():
             return None
         row_no = index.row()
-        if row_no >= self.rowCount():
+        found = self._locate(row_no) if row_no < self._count else None
+        if found is None:
             return None
-        i = row_no if self._visible is None else self._visible[row_no]
-        r = self._rows[i]
+        block, pos = found
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(r, i, row_no, col)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if pos < 0:
+            return self._header_data(block, col, role)
+        i = block.items[pos]
+        r = self._rows[i]
+        section = block.section
+        if role == _DISPLAY:
+            return self._display(r, i, section, col)
+        if role == _FOREGROUND:
             if col == COL_DUE:
-                due = due_at(r)
-                if due is None or i >= self._bounds[0]:
+                if section != SECTION_CALLABLE:
                     return _MUTED
+                due = due_at(r)
+                if due is None:
+                    return _MUTED
+                clock = self.sla_clocks.get(r.id)  # issue 4: colour by SLA ladder stage
+                if clock is not None and clock.deadline is not None:
+                    from ui.notifications import countdown_color
+
+                    return countdown_color(clock, self._now)
                 left = (due - self._now).total_seconds()
                 return _OVERDUE if left < 0 else _SOON if left < 300 else None
-            if col in (COL_TIER, COL_LOCAL, COL_RANK) or i >= self._bounds[0]:
+            if col == COL_NAME and r.data_issues:
+                return _FLAG
+            if col in (COL_TIER, COL_LOCAL, COL_RANK) or section != SECTION_CALLABLE:
                 return _MUTED
             return None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGN:
             if col in (COL_RANK, COL_DUE):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                return _RIGHT
             return None
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return self._tooltip(r)
         if role == _PRIORITY_ROLE:
             return r.priority
@@ -292,7 +417,20 @@ class QueueModel(QAbstractTableModel):
             return str(r.id)
         return None
 
-    def _display(self, r: QueueRow, i: int, row_no: int, col: int) -> str | None:
+    def _header_data(self, block: _Block, col: int, role: int):  # type: ignore[no-untyped-def]
+        if role == _DISPLAY:
+            if col != 0:
+                return None
+            return f"{SECTION_TITLES[block.section].upper()}  ·  {len(block.items):,}"
+        if role == _BACKGROUND:
+            return _HEADER_BG
+        if role == _FOREGROUND:
+            return _HEADER_FG
+        if role == _FONT:
+            return self._header_font
+        return None
+
+    def _display(self, r: QueueRow, i: int, section: str, col: int) -> str | None:
         if col == COL_NAME:
             return f"⚠ {r.name}" if r.data_issues else r.name
         if col == COL_COMPANY:
@@ -300,20 +438,24 @@ class QueueModel(QAbstractTableModel):
         if col == COL_PRIORITY:
             return f"P{r.priority}"
         if col == COL_DUE:
-            if i >= self._bounds[0] and i < self._bounds[1]:
-                opens = getattr(r, "window_opens_at", None)
+            if section == SECTION_LATER:
+                opens = r.window_opens_at
                 return f"opens {format_countdown(opens, self._now)[3:]}" if opens else "later"
+            if section == SECTION_UPCOMING:
+                at = r.due_at or r.next_step_at
+                return format_countdown(at, self._now) if at is not None else "—"
             due = due_at(r)
             return format_countdown(due, self._now) if due is not None else "—"
         if col == COL_TIER:
-            if i < self._bounds[0]:
-                return TIER_LABELS.get(r.tier or 0, "Due")
-            return "Later" if i < self._bounds[1] else "Upcoming"
+            if section == SECTION_UPCOMING:
+                return "Snoozed" if r.snoozed_until is not None and \
+                    r.snoozed_until > self._now else "Scheduled"
+            return TIER_LABELS.get(r.tier or 0, "Due")
         if col == COL_RANK:
-            return str(row_no + 1)
+            return str(i + 1) if section == SECTION_CALLABLE else ""
         if col == COL_LOCAL:
             z = zone(r.timezone)
-            return self._now.astimezone(z).strftime("%a %H:%M") if z else "?"
+            return self._now.astimezone(z).strftime("%a %H:%M") if z else "unknown"
         if col == COL_OWNER:
             return self._owners.get(r.id, "")
         return None
