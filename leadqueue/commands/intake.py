@@ -1,0 +1,94 @@
+"""``leadqueue intake --db URL --json FILE``: hand new leads to the shared database.
+
+FILE holds one JSON object or a list of them, in the intake format
+(``leadqueue.shared.intake.FIELDS``). Each lead is normalised, de-duplicated,
+classified and routed; a bad item is rejected with every problem named by
+field and the rest go in. Exit code 0 when every item was accepted, 1 when
+some were rejected (the others are in), 2 when the file cannot be used
+(nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..cli import UsageError, add_db_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "intake", help="add new leads (JSON): normalise, de-duplicate, classify, route",
+        description="Take in new leads from a JSON file (one object or a list) and route "
+                    "them. Bad items are rejected with the field named; the rest go in.")
+    add_db_argument(p, required=True, help="the shared database URL (postgresql://…)")
+    p.add_argument("--json", dest="json_file", required=True, metavar="FILE",
+                   help="the leads: one JSON object or a list ('-' reads standard input)")
+    p.add_argument("--source-system", metavar="NAME", default="cli",
+                   help="recorded as the lead's source when it has none (default: cli)")
+    p.add_argument("--report", choices=["text", "json"], default="text",
+                   help="how to print the result per item (default: text)")
+    p.set_defaults(func=run)
+
+
+def shared_url(db: str) -> str:
+    """``--db`` for the shared-database commands: a PostgreSQL URL."""
+    if not db.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise UsageError(f"--db: this command works on a shared PostgreSQL database "
+                         f"(postgresql://…), not {db!r}")
+    return db.replace("postgres://", "postgresql://", 1)
+
+
+def read_json(name: str) -> Any:
+    import json
+
+    label = "standard input" if name == "-" else name
+    try:
+        if name == "-":
+            text = sys.stdin.read()
+        else:
+            with open(name, encoding="utf-8") as fh:
+                text = fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{name} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from ..shared.intake import intake_payloads
+    from ..store import open_database
+
+    url = shared_url(args.db)
+    doc = read_json(args.json_file)
+    payloads = doc if isinstance(doc, list) else [doc]
+    if not payloads:
+        raise UsageError(f"{args.json_file}: the list is empty; nothing to take in")
+    engine = open_database(url, create=False)
+    try:
+        summary = intake_payloads(engine, payloads, now=datetime.now(UTC),
+                                  source_system=args.source_system)
+    finally:
+        engine.dispose()
+    if args.report == "json":
+        print(json.dumps({"created": summary.created, "duplicates": summary.duplicates,
+                          "rejected": summary.rejected,
+                          "items": [i.as_json() for i in summary.items]}, indent=2))
+    else:
+        for item in summary.items:
+            print(item.line(), file=sys.stderr if item.outcome == "rejected" else sys.stdout)
+        print(summary.line())
+    return 1 if summary.rejected else 0
