@@ -3,39 +3,50 @@
 
 What it owns:
 
-- one pass (:func:`run_pass`) over the time-driven rules: SLA escalation
-  ladder, acknowledgement timeouts, cadence enrolment and steps, lifecycle
-  moves (cadence exhausted -> no-response -> nurture), recycle dates, and
-  scoring of leads with new activity;
+- one pass (:func:`run_pass`) over the time-driven rules, in this order: SLA
+  escalation ladder and acknowledgement timeouts, recycle dates, cadence
+  enrolment, cadence steps (a touch completes the step, the next one becomes
+  the lead's next step; a reply or a booked meeting ends the enrollment;
+  running out of steps moves the lead to no-response, then nurture), and
+  scoring of leads changed since they were last scored;
 - applying each batch of decisions in one transaction, with an
   ``audit_log`` entry per decision (rule, what changed, why) and a
-  ``rule_firings`` row per time-driven stage;
+  ``rule_firings`` row per escalation stage (so it fires once per lead and
+  assignment);
 - notifications for people as ``notifications`` rows (the recipient's app
-  shows them; the worker has no screen);
-- ``ensure_defaults``: the default cadence and its templates.
+  shows them; the worker has no screen).
 
-Concurrency: a stage is claimed by inserting its firing key with
-``ON CONFLICT DO NOTHING``; only the worker whose insert took effect applies
-it. Rows are read again under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) before
-deciding, so two workers running the same pass never act on stale state;
-SQLite has a single writer. Every batch commits on its own, so killing the
-worker at any moment loses at most an uncommitted batch, which the next pass
-redoes.
+How a batch runs: read the due rows with Core (no ORM objects on the hot
+path), decide with the pure rules (a :class:`Plan` per lead), claim every
+firing key of the batch with one ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING``, then write the surviving plans with bulk statements (one
+executemany per table and column set).
+
+Concurrency: on PostgreSQL the batch's lead rows are locked with ``FOR UPDATE
+SKIP LOCKED`` before deciding, so a second worker skips them; on SQLite the
+batch takes the write lock first (``BEGIN IMMEDIATE``), so it reads what the
+last writer committed. The unique firing keys are the last line: a plan whose
+key another worker already holds is dropped whole (its own claims undone in
+the same transaction). Every batch commits on its own, so killing the worker
+at any moment loses at most an uncommitted batch, which the next pass redoes.
+
+``run_pass(..., dry_run=True)`` decides without writing anything: the
+worker's ``--dry-run`` and the decide-phase benchmark.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .enums import (
@@ -46,70 +57,48 @@ from .enums import (
     EnrollmentStatus,
     LeadStatus,
     NextStepKind,
+    NoResponseReason,
     NotificationLevel,
     Role,
 )
+from .ids import uuid7
 from .model import (
     Activity,
     AuditEntry,
-    Cadence,
     CadenceEnrollment,
-    CadenceStep,
     Lead,
     Notification,
     RuleFiring,
-    SlaPolicy,
-    Team,
-    Template,
     User,
 )
+from .rulebook import DEFAULT_TEMPLATES, ActiveRules, ensure_defaults
 from .rules import lifecycle
-from .rules.cadence import (
-    DEFAULT_CADENCE_NAME,
-    DEFAULT_STEPS,
-    CadenceAction,
-    EnrollmentState,
-    StepSpec,
-    next_cadence_decision,
-)
+from .rules.cadence import CadenceAction, EnrollmentState, next_cadence_decision
 from .rules.escalation import (
-    DEFAULT_LADDER,
-    EscalationPolicy,
+    AckAction,
+    EscalationStep,
     LadderAction,
-    LadderStage,
     LeadTiming,
-    StageDecision,
-    due_ack_timeouts,
-    due_ladder_stages,
+    handover_key,
+    plan_escalation,
+    with_firings,
 )
 from .rules.scoring import ScoreAction, ScoreFacts, breakdown_pairs, score_lead
-from .rules.sla import BusinessHours, SlaTarget
 
 log = logging.getLogger("leadqueue.engine")
 
 ACTIVE = (LeadStatus.NEW, LeadStatus.WORKING)
+#: Statuses whose score is kept up to date (terminal ones are left alone).
+SCORED = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.MEETING, LeadStatus.NURTURE,
+          LeadStatus.NO_RESPONSE)
 BATCH = 500
+CLAIM_CHUNK = 2000
 
-#: Default templates for the default cadence: (name, channel, subject, body).
-DEFAULT_TEMPLATES: tuple[tuple[str, Channel, str | None, str], ...] = (
-    ("Day 1 intro email", Channel.EMAIL, "Your question about {product_interest}",
-     "Hi {first_name},\n\nthanks for reaching out about {product_interest}. When would a"
-     " 15-minute call suit you?\n\n{rep_name}"),
-    ("Day 1 call script", Channel.CALL, None,
-     "Introduce yourself, confirm {first_name}'s interest in {product_interest}, book a demo."),
-    ("Day 2 resource email", Channel.EMAIL, "A guide for {company}",
-     "Hi {first_name},\n\nhere is a short guide teams like {company} use to get started.\n\n"
-     "{rep_name}"),
-    ("Day 4 call script", Channel.CALL, None,
-     "Follow up on the guide; ask what {company} is trying to solve this quarter."),
-    ("Day 7 case study email", Channel.EMAIL, "How a team like {company} did it",
-     "Hi {first_name},\n\na two-minute case study you may find useful.\n\n{rep_name}"),
-    ("Day 10 social touch", Channel.SOCIAL, None,
-     "Connect with {first_name} and comment on something {company} posted."),
-    ("Day 14 break-up email", Channel.EMAIL, "Should I close your file?",
-     "Hi {first_name},\n\nI have not heard back, so I will stop here. Reply any time if"
-     " {product_interest} becomes a priority.\n\n{rep_name}"),
-)
+L = Lead.__table__
+E = CadenceEnrollment.__table__
+A = Activity.__table__
+F = RuleFiring.__table__
+U = User.__table__
 
 _CHANNEL_STEP_KIND = {
     Channel.CALL: NextStepKind.CALL,
@@ -117,6 +106,16 @@ _CHANNEL_STEP_KIND = {
     Channel.SMS: NextStepKind.SMS,
     Channel.SOCIAL: NextStepKind.SOCIAL,
 }
+
+#: Lead columns the passes read (one list, so every plan can ask for any of them).
+_LEAD_COLS = (
+    L.c.id, L.c.first_name, L.c.last_name, L.c.company, L.c.status, L.c.priority,
+    L.c.owner_id, L.c.team_id, L.c.created_at, L.c.assigned_at, L.c.acknowledged_at,
+    L.c.first_action_at, L.c.last_action_at, L.c.timezone, L.c.next_step_kind,
+    L.c.next_step_at, L.c.do_not_contact, L.c.attempts, L.c.recycle_at, L.c.lead_class,
+    L.c.score, L.c.score_breakdown, L.c.phone, L.c.data_issues, L.c.updated_at,
+    L.c.scored_at, L.c.next_step, L.c.no_response_reason, L.c.snoozed_until,
+)
 
 
 @dataclass
@@ -126,6 +125,10 @@ class PassSummary:
     at: datetime
     counts: Counter[str] = field(default_factory=Counter)
     lines: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    #: Batches whose rows another worker held (PostgreSQL SKIP LOCKED) or
+    #: whose keys it had claimed: that worker applies them.
+    skipped: int = 0
 
     @property
     def total(self) -> int:
@@ -135,95 +138,20 @@ class PassSummary:
         self.counts[kind] += 1
         self.lines.append(line)
 
-
-# --------------------------------------------------------------------------- defaults
-
-
-def ensure_defaults(session: Session) -> bool:
-    """Create the default cadence and its templates if absent; True if created.
-
-    Idempotent: matches on names, never duplicates or overwrites an edit.
-    """
-    if session.scalar(select(Cadence.id).where(Cadence.name == DEFAULT_CADENCE_NAME)):
-        return False
-    templates = {t.name: t for t in session.scalars(select(Template))}
-    for name, channel, subject, body in DEFAULT_TEMPLATES:
-        if name not in templates:
-            templates[name] = Template(name=name, channel=channel, subject=subject, body=body)
-            session.add(templates[name])
-    session.flush()
-    cadence = Cadence(name=DEFAULT_CADENCE_NAME,
-                      description="The playbook's B2B inbound sequence (days 1-14).")
-    session.add(cadence)
-    session.flush()
-    for position, (day, channel, template) in enumerate(DEFAULT_STEPS, start=1):
-        session.add(CadenceStep(cadence_id=cadence.id, position=position, day_offset=day,
-                                channel=channel, template_id=templates[template].id))
-    session.flush()
-    return True
+    def report(self, *, detail: bool = True) -> str:
+        verb = "would apply" if self.dry_run else "applied"
+        head = f"rules at {self.at.isoformat()}: {verb} {self.total} decision" + (
+            "" if self.total == 1 else "s")
+        out = [head]
+        out += [f"  {kind}: {n}" for kind, n in sorted(self.counts.items())]
+        if detail:
+            out += [f"  - {line}" for line in self.lines]
+        return "\n".join(out)
 
 
-# --------------------------------------------------------------------------- policies
-
-
-class PolicyBook:
-    """SLA policies by (team, priority), team-specific first, then the default."""
-
-    def __init__(self, session: Session) -> None:
-        self._rows = {(p.team_id, p.priority): p for p in session.scalars(
-            select(SlaPolicy).where(SlaPolicy.deleted_at.is_(None)))}
-        self._tz = {t.id: t.timezone for t in session.scalars(select(Team))}
-        self._cache: dict[tuple[uuid.UUID | None, int], EscalationPolicy | None] = {}
-
-    def for_lead(self, team_id: uuid.UUID | None, priority: int) -> EscalationPolicy | None:
-        key = (team_id, priority)
-        if key not in self._cache:
-            row = self._rows.get(key) or self._rows.get((None, priority))
-            try:
-                self._cache[key] = None if row is None else policy_from_row(
-                    row, self._tz.get(team_id) if team_id else None)
-            except (ValueError, KeyError, TypeError) as exc:
-                # Saved before validation existed: skip it loudly, keep the rest running.
-                log.error("SLA policy P%s (team %s) is unusable and skipped: %s",
-                          priority, team_id, exc)
-                self._cache[key] = None
-        return self._cache[key]
-
-    def min_minutes(self, priority: int) -> tuple[int | None, int | None]:
-        """Smallest first-response target and ack timeout over all teams."""
-        targets = [p.first_response_minutes for (_, pr), p in self._rows.items()
-                   if pr == priority and p.first_response_minutes is not None]
-        acks = [m for (_, pr), p in self._rows.items() if pr == priority
-                for m in (p.ack_backup_minutes, p.ack_pool_minutes) if m is not None]
-        return (min(targets) if targets else None, min(acks) if acks else None)
-
-
-def policy_from_row(row: SlaPolicy, team_tz: str | None) -> EscalationPolicy:
-    hours = None
-    if row.business_hours_only:
-        hours = BusinessHours.from_policy(team_tz, row.working_days, row.work_start,
-                                          row.work_end, row.holidays or [])
-    ladder = tuple(LadderStage(int(s["offset_minutes"]), LadderAction(s["action"]))
-                   for s in (row.escalation or []))
-    return EscalationPolicy(
-        target=SlaTarget(row.priority, row.first_response_minutes, hours),
-        ladder=ladder if row.escalation is not None else DEFAULT_LADDER,
-        ack_backup_minutes=row.ack_backup_minutes,
-        ack_pool_minutes=row.ack_pool_minutes,
-    )
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def lead_name(lead: Lead) -> str:
-    return f"{lead.first_name} {lead.last_name}".strip() + (
-        f" ({lead.company})" if lead.company else "")
-
-
-def timing_of(lead: Lead) -> LeadTiming:
-    return LeadTiming(lead.id, lead.priority, lead.created_at, lead.owner_id, lead.assigned_at,
-                      lead.first_action_at, lead.acknowledged_at, lead.last_action_at)
+def lead_name(lead: Mapping[str, Any]) -> str:
+    name = f"{lead['first_name']} {lead['last_name']}".strip()
+    return name + (f" ({lead['company']})" if lead.get("company") else "")
 
 
 def _plain(value: Any) -> Any:
@@ -234,495 +162,741 @@ def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
 
 
-class Applier:
-    """Applies decisions inside one session (one batch, one transaction)."""
+# --------------------------------------------------------------------------- context
 
-    def __init__(self, session: Session, now: datetime, actor: str,
-                 summary: PassSummary) -> None:
-        self.s = session
+
+@dataclass(frozen=True)
+class Person:
+    id: uuid.UUID
+    name: str
+    role: Role
+    team_id: uuid.UUID | None
+    backup_id: uuid.UUID | None
+    usable: bool
+
+
+class Context:
+    """What every batch of one pass shares: the time, the rules, the people."""
+
+    def __init__(self, session: Session, now: datetime, actor: str, dry_run: bool) -> None:
         self.now = now
         self.actor = actor
-        self.summary = summary
-        self._team_leads: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+        self.dry_run = dry_run
+        self.rules = ActiveRules(session)
+        ooo = getattr(U.c, "out_of_office_until", None)
+        cols = [U.c.id, U.c.name, U.c.role, U.c.team_id, U.c.backup_id, U.c.available,
+                U.c.disabled, U.c.deleted_at] + ([ooo] if ooo is not None else [])
+        self.people: dict[uuid.UUID, Person] = {}
+        for row in session.execute(select(*cols)):
+            away = ooo is not None and row[-1] is not None and row[-1] > now
+            usable = bool(row.available) and not row.disabled and row.deleted_at is None \
+                and not away
+            self.people[row.id] = Person(row.id, row.name, Role(row.role), row.team_id,
+                                         row.backup_id, usable)
+        self._leads_of: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
+        for p in self.people.values():
+            if p.role is Role.TEAM_LEAD and p.usable:
+                self._leads_of[p.team_id].append(p.id)
 
-    # -- claims, audit, notifications
-
-    def claim(self, key: str, lead_id: uuid.UUID | None, delivered: bool = True) -> bool:
-        """Insert the firing key; False when another worker (or pass) has it."""
-        dialect = self.s.get_bind().dialect.name
-        values = dict(id=uuid.uuid4(), key=key, lead_id=lead_id, fired_at=self.now,
-                      delivered=delivered)
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt = pg_insert(RuleFiring).values(**values).on_conflict_do_nothing(
-                index_elements=["key"])
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-            stmt = lite_insert(RuleFiring).values(**values).on_conflict_do_nothing(
-                index_elements=["key"])
-        else:  # pragma: no cover - only the two supported backends
-            raise RuntimeError(f"unsupported database {dialect}")
-        return bool(self.s.execute(stmt).rowcount)
-
-    def audit(self, rule: str, lead: Lead | None, change: dict[str, Any], reason: str,
-              entity: str = "lead", entity_id: uuid.UUID | None = None) -> None:
-        self.s.add(AuditEntry(at=self.now, actor=self.actor, rule=rule, entity=entity,
-                              entity_id=entity_id or (lead.id if lead else None),
-                              change={k: [_plain(a), _plain(b)] for k, (a, b) in change.items()},
-                              reason=reason))
-
-    def notify(self, recipient: uuid.UUID | None, lead: Lead, level: NotificationLevel,
-               title: str, body: str, dedupe_key: str) -> None:
-        if recipient is None:
-            return
-        self.s.add(Notification(recipient_id=recipient, lead_id=lead.id, level=level,
-                                title=title[:200], body=body, created_at=self.now,
-                                dedupe_key=f"{dedupe_key}:{recipient}"[:200]))
-
-    def set(self, lead: Lead, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-        """Set fields on ``lead``; returns {field: (old, new)} for those that changed."""
-        diff = {}
-        for name, value in changes.items():
-            old = getattr(lead, name)
-            if old != value:
-                diff[name] = (old, value)
-                setattr(lead, name, value)
-        if diff:
-            lead.updated_at = self.now
-            lead.version = (lead.version or 1) + 1
-        return diff
-
-    def team_leads(self, team_id: uuid.UUID | None) -> list[uuid.UUID]:
-        if team_id not in self._team_leads:
-            self._team_leads[team_id] = list(self.s.scalars(
-                select(User.id).where(User.team_id == team_id, User.role == Role.TEAM_LEAD,
-                                      User.disabled.is_(False))))
-        return self._team_leads[team_id]
-
-    def usable_backup(self, owner_id: uuid.UUID | None) -> uuid.UUID | None:
-        if owner_id is None:
-            return None
-        owner = self.s.get(User, owner_id)
+    def backup_of(self, owner_id: uuid.UUID) -> uuid.UUID | None:
+        owner = self.people.get(owner_id)
         if owner is None or owner.backup_id is None or owner.backup_id == owner_id:
             return None
-        backup = self.s.get(User, owner.backup_id)
-        if backup is None or backup.disabled or not backup.available:
-            return None
-        return backup.id
+        backup = self.people.get(owner.backup_id)
+        return backup.id if backup is not None and backup.usable else None
 
-    # -- SLA ladder and acknowledgement timeouts
+    def team_leads(self, team_id: uuid.UUID | None, owner_id: uuid.UUID | None) -> list[uuid.UUID]:
+        if team_id is None and owner_id in self.people:
+            team_id = self.people[owner_id].team_id
+        return list(self._leads_of.get(team_id, ()))
 
-    def apply_stage(self, lead: Lead, d: StageDecision) -> bool:
-        if not self.claim(d.key, lead.id, d.deliver):
-            return False
-        name = lead_name(lead)
-        p1 = lead.priority == 1
-        kind = f"{d.rule}:{d.action}" + ("" if d.deliver else ":recorded")
-        if not d.deliver:
-            self.audit(d.rule, lead, {}, d.reason)
-            self.summary.add(kind, f"{d.rule} {d.action} recorded (missed) for {name}")
-            return True
-        if d.action in (LadderAction.NOTIFY_OWNER, LadderAction.NOTIFY_OWNER_URGENT):
-            urgent = p1 or d.action == LadderAction.NOTIFY_OWNER_URGENT
-            self.notify(lead.owner_id, lead,
-                        NotificationLevel.URGENT if urgent else NotificationLevel.NORMAL,
-                        f"{'Overdue' if urgent else 'Due now'}: P{lead.priority} {name}",
-                        f"First response is due. {d.reason}", d.key)
-            self.audit(d.rule, lead, {}, f"notified the owner: {d.reason}")
-        elif d.action == LadderAction.NOTIFY_TEAM_LEAD:
-            for tl in self.team_leads(lead.team_id):
-                self.notify(tl, lead, NotificationLevel.URGENT,
-                            f"SLA breach: P{lead.priority} {name}",
-                            f"No first response yet. {d.reason}", d.key)
-            self.audit(d.rule, lead, {}, f"notified the team lead: {d.reason}")
-        elif d.action in (LadderAction.REASSIGN, "to_backup", "to_pool"):
-            backup = None if d.action == "to_pool" else self.usable_backup(lead.owner_id)
-            old_owner = lead.owner_id
-            changes: dict[str, Any] = {"owner_id": backup}
-            if d.action == LadderAction.REASSIGN:
-                # A ladder reassignment is a new assignment with its own ladder.
-                changes["assigned_at"] = self.now if backup else lead.assigned_at
-            # An ack hand-over keeps assigned_at: the pool timeout counts from
-            # the original assignment.
-            diff = self.set(lead, changes)
-            where = "the backup rep" if backup else "the team pool"
-            self.audit(d.rule, lead, diff, f"reassigned to {where}: {d.reason}")
-            self.notify(backup, lead, NotificationLevel.URGENT if p1 else NotificationLevel.NORMAL,
-                        f"Reassigned to you: P{lead.priority} {name}",
-                        f"You are the backup. {d.reason}", d.key)
-            self.notify(old_owner, lead, NotificationLevel.NORMAL,
-                        f"Lead moved to {where}: {name}", d.reason, d.key + ":from")
-            kind = f"{d.rule}:{'to_backup' if backup else 'to_pool'}"
-        self.summary.add(kind, f"{d.rule} {kind.split(':')[-1]} for {name}: {d.reason}")
-        return True
-
-    def escalate(self, lead: Lead, policy: EscalationPolicy, fired: set[str]) -> int:
-        """Apply every due stage for ``lead`` until none is left (a hand-over
-        can make the new assignment's first stage due at once)."""
-        applied = 0
-        for _ in range(10):
-            if lead.status not in ACTIVE:
-                break
-            timing = timing_of(lead)
-            due = due_ack_timeouts(timing, policy, self.now, fired)
-            if not due:
-                due = due_ladder_stages(timing, policy, self.now, fired)
-            if not due:
-                break
-            for d in due:
-                fired.add(d.key)
-                applied += self.apply_stage(lead, d)
-        return applied
+    def name_of(self, person_id: uuid.UUID | None) -> str:
+        p = self.people.get(person_id) if person_id else None
+        return p.name if p else "nobody"
 
 
-# --------------------------------------------------------------------------- the pass
+# --------------------------------------------------------------------------- plans
 
 
-def _batches(ids: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
+class Plan:
+    """Everything one pass decides for one lead, applied all or nothing."""
+
+    __slots__ = ("audits", "bump", "changes", "ctx", "enr_new", "enr_set", "keys", "lead",
+                 "lead_id", "lines", "name", "notes")
+
+    def __init__(self, ctx: Context, lead: Mapping[str, Any]) -> None:
+        self.ctx = ctx
+        self.lead = lead
+        self.lead_id: uuid.UUID = lead["id"]
+        self.name = lead_name(lead)
+        self.keys: list[tuple[str, bool]] = []
+        self.changes: dict[str, Any] = {}
+        #: False: the changes are bookkeeping (scored_at) and do not bump the version.
+        self.bump = False
+        self.audits: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
+        self.enr_new: list[dict[str, Any]] = []
+        self.enr_set: dict[uuid.UUID, dict[str, Any]] = {}
+        self.lines: list[tuple[str, str]] = []
+
+    def get(self, column: str) -> Any:
+        return self.changes[column] if column in self.changes else self.lead[column]
+
+    def set(self, **changes: Any) -> dict[str, tuple[Any, Any]]:
+        """Change lead fields; returns {field: (old, new)} for those that changed."""
+        diff = {}
+        for name, value in changes.items():
+            old = self.get(name)
+            if old != value:
+                diff[name] = (old, value)
+                self.changes[name] = value
+        if diff:
+            self.bump = True
+        return diff
+
+    def key(self, key: str, delivered: bool = True) -> None:
+        self.keys.append((key, delivered))
+
+    def audit(self, rule: str, diff: Mapping[str, tuple[Any, Any]], reason: str,
+              entity: str = "lead", entity_id: uuid.UUID | None = None) -> None:
+        self.audits.append({
+            "id": uuid7(), "at": self.ctx.now, "actor_id": None, "actor": self.ctx.actor,
+            "rule": rule, "entity": entity, "entity_id": entity_id or self.lead_id,
+            "change": {k: [_plain(a), _plain(b)] for k, (a, b) in diff.items()},
+            "reason": reason,
+        })
+
+    def notify(self, recipient: uuid.UUID | None, level: NotificationLevel, title: str,
+               body: str, dedupe: str) -> None:
+        if recipient is None:
+            return
+        self.notes.append({
+            "id": uuid7(), "version": 1, "updated_at": self.ctx.now,
+            "recipient_id": recipient, "lead_id": self.lead_id, "level": level,
+            "title": title[:200], "body": body, "created_at": self.ctx.now,
+            "dedupe_key": f"{dedupe}:{recipient}"[:200],
+        })
+
+    def line(self, kind: str, text: str) -> None:
+        self.lines.append((kind, text))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.changes or self.audits or self.notes or self.enr_new or self.enr_set
+                    or self.keys)
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _begin(session: Session, ctx: Context) -> None:
+    """Start a batch: on SQLite take the write lock first, so what we read is
+    what the last writer committed (a second worker waits, then sees our work)."""
+    if not ctx.dry_run and session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _lock(stmt: Any, session: Session, ctx: Context, *tables: Any) -> Any:
+    if _is_pg(session) and not ctx.dry_run:
+        return stmt.with_for_update(skip_locked=True, of=list(tables) or None)
+    return stmt
+
+
+def _batches(ids: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(ids), size):
         yield ids[i:i + size]
 
 
-def _lock(stmt: Any, session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return stmt.with_for_update(skip_locked=True)
-    return stmt
+def _claim(session: Session, ctx: Context, plans: list[Plan]) -> list[Plan]:
+    """Insert every firing key of ``plans``; keep the plans that got all of theirs."""
+    rows = [{"id": uuid7(), "key": k, "lead_id": p.lead_id, "fired_at": ctx.now, "delivered": d}
+            for p in plans for k, d in p.keys]
+    if not rows:
+        return plans
+    if _is_pg(session):
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    got: set[str] = set()
+    for i in range(0, len(rows), CLAIM_CHUNK):
+        stmt = dialect_insert(F).values(rows[i:i + CLAIM_CHUNK]).on_conflict_do_nothing(
+            index_elements=["key"]).returning(F.c.key)
+        got.update(session.execute(stmt).scalars())
+    kept, undo = [], []
+    for p in plans:
+        if all(k in got for k, _ in p.keys):
+            kept.append(p)
+        else:
+            undo += [k for k, _ in p.keys if k in got]
+    if undo:
+        session.execute(delete(F).where(F.c.key.in_(undo)))
+    return kept
 
 
-def due_escalation_ids(session: Session, book: PolicyBook, now: datetime) -> list[uuid.UUID]:
+def _update_many(session: Session, table: Any, rows: dict[uuid.UUID, dict[str, Any]],
+                 bump: Mapping[uuid.UUID, bool], now: datetime) -> None:
+    """One executemany UPDATE per column set; bumps version/updated_at where asked."""
+    groups: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]] = defaultdict(list)
+    for row_id, changes in rows.items():
+        if not changes:
+            continue
+        cols = tuple(sorted(changes))
+        groups[(cols, bump.get(row_id, True))].append(
+            {"_id": row_id, **{f"v_{c}": changes[c] for c in cols}})
+    for (cols, bumped), params in groups.items():
+        values: dict[str, Any] = {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in cols}
+        if bumped:
+            values["version"] = table.c.version + 1
+            values["updated_at"] = bindparam("_now", type_=table.c.updated_at.type)
+            for p in params:
+                p["_now"] = now
+        session.execute(update(table).where(table.c.id == bindparam("_id")).values(values),
+                        params)
+
+
+def _commit_plans(session: Session, ctx: Context, plans: list[Plan],
+                  summary: PassSummary) -> None:
+    plans = [p for p in plans if not p.empty]
+    if not plans:
+        return
+    if ctx.dry_run:
+        for p in plans:
+            for kind, text in p.lines:
+                summary.add(kind, text)
+        return
+    before = len(plans)
+    plans = _claim(session, ctx, plans)
+    summary.skipped += before - len(plans)
+    _update_many(session, L, {p.lead_id: p.changes for p in plans},
+                 {p.lead_id: p.bump for p in plans}, ctx.now)
+    enr_new = [r for p in plans for r in p.enr_new]
+    if enr_new:
+        session.execute(insert(E), enr_new)
+    enr_set = {eid: ch for p in plans for eid, ch in p.enr_set.items()}
+    _update_many(session, E, enr_set, {}, ctx.now)
+    audits = [a for p in plans for a in p.audits]
+    if audits:
+        session.execute(insert(AuditEntry.__table__), audits)
+    notes = [n for p in plans for n in p.notes]
+    if notes:
+        session.execute(insert(Notification.__table__), notes)
+    for p in plans:
+        for kind, text in p.lines:
+            summary.add(kind, text)
+
+
+def _run_batches(bind: Engine, ctx: Context, ids: Sequence[Any], summary: PassSummary,
+                 work: Callable[[Session, Sequence[Any]], list[Plan]], size: int) -> None:
+    for batch in _batches(ids, size):
+        with Session(bind) as s:
+            _begin(s, ctx)
+            plans = work(s, batch)
+            _commit_plans(s, ctx, plans, summary)
+            if ctx.dry_run:
+                s.rollback()
+            else:
+                s.commit()
+
+
+def _leads(session: Session, ctx: Context, ids: Sequence[uuid.UUID], *conds: Any) -> list[Any]:
+    """The batch's lead rows (locked on PostgreSQL), as mappings."""
+    stmt = _lock(select(*_LEAD_COLS).where(L.c.id.in_(list(ids)), *conds).order_by(L.c.id),
+                 session, ctx, L)
+    return [r._mapping for r in session.execute(stmt)]
+
+
+# --------------------------------------------------------------------------- escalation
+
+
+def escalation_candidates(session: Session, rules: ActiveRules, now: datetime) -> list[uuid.UUID]:
     """Owned active leads without a first action whose SLA or ack clock could
     have a due stage: the conservative wall-clock cut-off per priority (a
     business-hours deadline is never earlier than created_at + target)."""
     conds = []
     for priority in (1, 2, 3, 4):
-        target, ack = book.min_minutes(priority)
+        target, ack = rules.earliest_minutes(priority)
         parts = []
         if target is not None:
-            parts.append(Lead.created_at <= now - timedelta(minutes=target))
+            # An assignment after the deadline anchors its own ladder later
+            # still, so this cut-off holds for it too.
+            parts.append(L.c.created_at <= now - timedelta(minutes=target))
         if ack is not None:
-            parts.append(Lead.assigned_at <= now - timedelta(minutes=ack))
+            parts.append(L.c.assigned_at <= now - timedelta(minutes=ack))
         if parts:
-            conds.append(and_(Lead.priority == priority, or_(*parts)))
+            conds.append(and_(L.c.priority == priority, or_(*parts)))
     if not conds:
         return []
     return list(session.scalars(
-        select(Lead.id).where(Lead.status.in_(ACTIVE), Lead.owner_id.is_not(None),
-                              Lead.first_action_at.is_(None), Lead.deleted_at.is_(None),
-                              Lead.merged_into_id.is_(None), or_(*conds))
-        .order_by(Lead.id)))
+        select(L.c.id).where(L.c.status.in_(ACTIVE), L.c.owner_id.is_not(None),
+                             L.c.first_action_at.is_(None), L.c.deleted_at.is_(None),
+                             L.c.merged_into_id.is_(None), or_(*conds))
+        .order_by(L.c.id)))
 
 
-def fired_keys(session: Session, lead_ids: Sequence[uuid.UUID]) -> set[str]:
-    return set(session.scalars(select(RuleFiring.key).where(RuleFiring.lead_id.in_(lead_ids))))
+def _fired(session: Session, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, datetime]]:
+    out: dict[uuid.UUID, dict[str, datetime]] = defaultdict(dict)
+    for lead_id, key, at in session.execute(
+            select(F.c.lead_id, F.c.key, F.c.fired_at).where(F.c.lead_id.in_(list(lead_ids)))):
+        out[lead_id][key] = at
+    return out
 
 
-def _escalation_pass(bind: Engine, now: datetime, actor: str, summary: PassSummary) -> None:
-    with Session(bind) as s:
-        book = PolicyBook(s)
-        ids = due_escalation_ids(s, book, now)
-    for batch in _batches(ids):
-        with Session(bind, expire_on_commit=False) as s, s.begin():
-            book = PolicyBook(s)
-            leads = s.scalars(_lock(select(Lead).where(
-                Lead.id.in_(batch), Lead.status.in_(ACTIVE), Lead.owner_id.is_not(None),
-                Lead.first_action_at.is_(None)), s)).all()
-            fired = fired_keys(s, [lead.id for lead in leads])
-            applier = Applier(s, now, actor, summary)
-            for lead in leads:
-                policy = book.for_lead(lead.team_id, lead.priority)
-                if policy is not None:
-                    applier.escalate(lead, policy, fired)
+def timing_of(lead: Mapping[str, Any]) -> LeadTiming:
+    return LeadTiming(lead["id"], lead["priority"], lead["created_at"], lead["owner_id"],
+                      lead["assigned_at"], lead["first_action_at"], lead["acknowledged_at"],
+                      lead["last_action_at"])
 
 
-class CadenceBook:
-    def __init__(self, session: Session) -> None:
-        self.cadences = {c.id: c for c in session.scalars(select(Cadence))}
-        self.steps: dict[uuid.UUID, list[StepSpec]] = {}
-        names = {t.id: t.name for t in session.scalars(select(Template))}
-        for st in session.scalars(select(CadenceStep).where(CadenceStep.deleted_at.is_(None))):
-            self.steps.setdefault(st.cadence_id, []).append(StepSpec(
-                st.position, st.day_offset, st.channel, st.local_time,
-                names.get(st.template_id) if st.template_id else None))
-        self.windows = {t.id: t.calling_window_start for t in session.scalars(select(Team))}
-
-    def cadence_for(self, team_id: uuid.UUID | None) -> Cadence | None:
-        active = [c for c in self.cadences.values() if c.active and c.deleted_at is None]
-        own = [c for c in active if c.team_id == team_id and team_id is not None]
-        default = [c for c in active if c.name == DEFAULT_CADENCE_NAME]
-        chosen = own or default or [c for c in active if c.team_id is None]
-        return sorted(chosen, key=lambda c: c.name)[0] if chosen else None
-
-
-def enroll(applier: Applier, lead: Lead, book: CadenceBook, key: str, why: str) -> bool:
-    cadence = book.cadence_for(lead.team_id)
-    if cadence is None or not applier.claim(key, lead.id):
-        return False
-    enr = CadenceEnrollment(lead_id=lead.id, cadence_id=cadence.id, enrolled_at=applier.now,
-                            current_step=1)
-    applier.s.add(enr)
-    applier.s.flush()
-    applier.audit("cadence_enroll", lead, {"cadence": (None, cadence.name)}, why)
-    applier.summary.add("cadence:enrolled", f"enrolled {lead_name(lead)} in {cadence.name!r}")
-    advance(applier, lead, enr, book, [])
-    return True
-
-
-def advance(applier: Applier, lead: Lead, enr: CadenceEnrollment, book: CadenceBook,
-            activities: list[Activity]) -> None:
-    """Move one enrollment forward as far as its activities allow."""
-    now = applier.now
-    cadence = book.cadences.get(enr.cadence_id)
-    steps = book.steps.get(enr.cadence_id, [])
-    since = enr.enrolled_at
-    replied = any(a.direction == Direction.INBOUND and a.at >= since for a in activities)
-    booked = any(a.outcome == CallOutcome.MEETING_BOOKED and a.at >= since for a in activities)
-    for _ in range(len(steps) + 2):
-        touched = enr.step_scheduled_at is not None and any(
-            a.direction == Direction.OUTBOUND and a.kind != ActivityKind.NOTE
-            and a.at > enr.step_scheduled_at for a in activities)
-        if touched and not (replied or booked):
-            if applier.claim(f"cadence:{enr.id}:{enr.current_step}:done", lead.id):
-                applier.audit("cadence_step_done", lead,
-                              {"current_step": (enr.current_step, enr.current_step + 1)},
-                              f"a touch was logged for cadence step {enr.current_step}",
-                              )
-                applier.summary.add("cadence:step_done",
-                                    f"step {enr.current_step} done for {lead_name(lead)}")
-            enr.current_step += 1
-            enr.step_scheduled_at = None
-            enr.updated_at = now
-            activities = [a for a in activities if a.at > now]  # one touch, one step
+def _escalation_batch(session: Session, ctx: Context, ids: Sequence[uuid.UUID]) -> list[Plan]:
+    leads = _leads(session, ctx, ids, L.c.status.in_(ACTIVE), L.c.owner_id.is_not(None),
+                   L.c.first_action_at.is_(None))
+    fired = _fired(session, [r["id"] for r in leads])
+    plans = []
+    for lead in leads:
+        policy = ctx.rules.policy(lead["team_id"], lead["priority"])
+        if policy is None:
             continue
-        if enr.step_scheduled_at is not None and not (replied or booked):
-            return  # waiting for the rep to do the scheduled step
-        state = EnrollmentState(enr.enrolled_at, enr.current_step, lead.timezone, replied, booked)
-        decision = next_cadence_decision(
-            state, steps, book.windows.get(lead.team_id, "08:00") if lead.team_id else "08:00",
-            cadence.skip_weekends if cadence else True)
+        mine = fired.get(lead["id"], {})
+        steps = plan_escalation(with_firings(timing_of(lead), mine), policy, ctx.now, mine,
+                                ctx.backup_of)
+        if steps:
+            plans.append(escalation_plan(ctx, lead, steps))
+    return plans
+
+
+def escalation_plan(ctx: Context, lead: Mapping[str, Any], steps: list[EscalationStep]) -> Plan:
+    p = Plan(ctx, lead)
+    first_owner = lead["owner_id"]
+    pri = lead["priority"]
+    name = p.name
+    for st in steps:
+        d = st.decision
+        p.key(d.key, d.deliver)
+        kind = f"{d.rule}:{d.action}"
+        if st.is_handover:
+            diff = p.set(owner_id=st.owner_after, assigned_at=st.assigned_at_after,
+                         acknowledged_at=None)
+            if st.to_backup and st.owner_after is not None:
+                p.key(handover_key(p.lead_id, st.owner_after, st.assigned_at_after))
+                where = f"the backup rep {ctx.name_of(st.owner_after)}"
+            else:
+                where = "the team pool"
+            kind = f"{d.rule}:{'to_backup' if st.to_backup else 'to_pool'}"
+            p.audit(d.rule, diff, f"handed to {where}: {d.reason}")
+            text = f"{name}: {ctx.name_of(st.owner_before)} -> {where}"
+        else:
+            who = {LadderAction.NOTIFY_TEAM_LEAD.value: "the team lead"}.get(d.action, "the owner")
+            p.audit(d.rule, {}, (f"notified {who}: " if d.deliver else "") + d.reason)
+            text = f"{name}: {d.action.replace('_', ' ')} ({ctx.name_of(st.owner_before)})"
+        if not d.deliver:
+            p.line(kind + ":recorded", text + " — recorded, superseded by a later stage")
+            continue
+        p.line(kind, text)
+        urgent_if_p1 = NotificationLevel.URGENT if pri == 1 else NotificationLevel.NORMAL
+        if d.action == LadderAction.NOTIFY_OWNER:
+            p.notify(st.owner_after, urgent_if_p1, f"Due now: P{pri} {name}",
+                     f"First response is due. {d.reason}", d.key)
+        elif d.action == LadderAction.NOTIFY_OWNER_URGENT:
+            p.notify(st.owner_after, NotificationLevel.URGENT, f"Overdue: P{pri} {name}",
+                     f"First response is overdue. {d.reason}", d.key)
+        elif d.action == LadderAction.NOTIFY_TEAM_LEAD:
+            for tl in ctx.team_leads(lead["team_id"], st.owner_after):
+                p.notify(tl, NotificationLevel.URGENT, f"SLA breach: P{pri} {name}",
+                         f"No first response from {ctx.name_of(st.owner_after)} yet. {d.reason}",
+                         d.key)
+        elif st.to_backup:
+            p.notify(st.owner_after, urgent_if_p1, f"Reassigned to you: P{pri} {name}",
+                     f"You are {ctx.name_of(st.owner_before)}'s backup. {d.reason}", d.key)
+            if first_owner not in (None, st.owner_after):
+                p.notify(first_owner, NotificationLevel.NORMAL,
+                         f"Moved to {ctx.name_of(st.owner_after)}: {name}", d.reason,
+                         d.key + ":from")
+        else:
+            p.notify(first_owner, NotificationLevel.NORMAL, f"Moved to the team pool: {name}",
+                     d.reason, d.key + ":from")
+            for tl in ctx.team_leads(lead["team_id"], first_owner):
+                p.notify(tl, NotificationLevel.NORMAL, f"In the pool, not yet worked: P{pri} {name}",
+                         d.reason, d.key + ":pool")
+    return p
+
+
+# --------------------------------------------------------------------------- cadences
+
+
+def _new_enrollment(p: Plan, cadence: Any, reason: str) -> dict[str, Any]:
+    ctx = p.ctx
+    enr = {"id": uuid7(), "version": 1, "server_seq": None, "updated_at": ctx.now,
+           "deleted_at": None, "lead_id": p.lead_id, "cadence_id": cadence.id,
+           "status": EnrollmentStatus.ACTIVE, "enrolled_at": ctx.now, "current_step": 1,
+           "ended_at": None, "end_reason": None, "step_scheduled_at": None}
+    p.enr_new.append(enr)
+    p.audit("cadence_enroll", {"cadence": (None, cadence.name)}, reason)
+    p.line("cadence:enrolled", f"{p.name}: enrolled in {cadence.name!r}")
+    return enr
+
+
+def _enr_change(p: Plan, enr: dict[str, Any], is_new: bool, **changes: Any) -> None:
+    enr.update(changes)
+    if not is_new:
+        p.enr_set.setdefault(enr["id"], {}).update(changes)
+
+
+def advance(p: Plan, enr: dict[str, Any], acts: Sequence[Any], *, is_new: bool = False) -> None:
+    """Move one enrollment forward as far as its lead's activities allow.
+
+    ``enr`` is the enrollment as a dict (changed in place); ``acts`` the lead's
+    activities up to now (rows with at, kind, direction, outcome), oldest first.
+    Each outbound touch after a step became the next step completes that step,
+    in time order (two touches logged between passes complete two steps).
+    A step becomes the lead's next step only when the lead has none, or its
+    next step is a cadence step: a step a person chose (a promised callback,
+    an email in two days) comes first, and the cadence waits for it.
+    """
+    ctx = p.ctx
+    now = ctx.now
+    cadence = ctx.rules.cadences.get(enr["cadence_id"])
+    steps = ctx.rules.steps.get(enr["cadence_id"], [])
+    since = enr["enrolled_at"]
+    acts = [a for a in acts if a.at >= since and a.kind != ActivityKind.NOTE]
+    replied = any(a.direction == Direction.INBOUND for a in acts)
+    booked = any(a.outcome == CallOutcome.MEETING_BOOKED for a in acts)
+    status = p.get("status")
+    if status not in ACTIVE or p.get("do_not_contact"):
+        why = "unsubscribed" if p.get("do_not_contact") else f"status {LeadStatus(status).value}"
+        _enr_change(p, enr, is_new, status=EnrollmentStatus.STOPPED, ended_at=now,
+                    end_reason=why[:64])
+        p.audit("cadence_end", {"enrollment": ("active", "stopped")},
+                f"the lead is no longer worked by the cadence ({why})",
+                entity="cadence_enrollment", entity_id=enr["id"])
+        p.line("cadence:stopped", f"{p.name}: cadence stopped ({why})")
+        return
+    touches = sorted(a.at for a in acts if a.direction == Direction.OUTBOUND)
+    for _ in range(len(steps) + 2):
+        scheduled = enr["step_scheduled_at"]
+        if scheduled is not None and not (replied or booked):
+            touch = next((t for t in touches if t > scheduled), None)
+            if touch is None:
+                return  # waiting for the rep to do the scheduled step
+            step_no = enr["current_step"]
+            _enr_change(p, enr, is_new, current_step=step_no + 1, step_scheduled_at=None)
+            p.audit("cadence_step_done", {"current_step": (step_no, step_no + 1)},
+                    f"a touch at {touch:%Y-%m-%d %H:%M} UTC completed cadence step {step_no}",
+                    entity="cadence_enrollment", entity_id=enr["id"])
+            p.line("cadence:step_done", f"{p.name}: step {step_no} done")
+            enr["_last_touch"] = touch
+            continue
+        state = EnrollmentState(enr["enrolled_at"], enr["current_step"], p.lead["timezone"],
+                                replied, booked)
+        decision = next_cadence_decision(state, steps, ctx.rules.window_start(p.lead["team_id"]),
+                                         cadence.skip_weekends if cadence else True)
         if decision.action is CadenceAction.SCHEDULE:
             assert decision.step is not None and decision.due_at is not None
-            if not applier.claim(f"cadence:{enr.id}:{decision.step.position}:scheduled", lead.id):
+            if p.get("next_step_at") is not None and not is_cadence_step(p.get("next_step")):
+                # A next step a person chose (a promised callback, say) comes
+                # first; the cadence step follows once it is done or cleared.
                 return
             step = decision.step
             text = f"{step.channel.value.capitalize()} — cadence step {step.position}" + (
                 f": {step.template_name}" if step.template_name else "")
-            diff = applier.set(lead, {"next_step": text,
-                                      "next_step_kind": _CHANNEL_STEP_KIND[step.channel],
-                                      "next_step_at": decision.due_at})
-            enr.step_scheduled_at = now
-            enr.updated_at = now
-            applier.audit("cadence_schedule", lead, diff, decision.reason)
-            applier.summary.add("cadence:scheduled",
-                                f"{lead_name(lead)}: {text} due {decision.due_at:%Y-%m-%d %H:%M}Z")
+            diff = p.set(next_step=text, next_step_kind=_CHANNEL_STEP_KIND[step.channel],
+                         next_step_at=decision.due_at)
+            _enr_change(p, enr, is_new, step_scheduled_at=enr.pop("_last_touch", None) or now)
+            p.audit("cadence_schedule", diff, decision.reason)
+            p.line("cadence:scheduled",
+                   f"{p.name}: {text} due {decision.due_at:%Y-%m-%d %H:%M} UTC")
             return
-        if not applier.claim(f"cadence:{enr.id}:end", lead.id):
-            return
-        enr.status = (EnrollmentStatus.COMPLETED if decision.action is CadenceAction.EXHAUSTED
-                      else EnrollmentStatus.STOPPED)
-        enr.ended_at = now
-        enr.end_reason = decision.action.value
-        enr.updated_at = now
-        applier.audit("cadence_end", lead, {"enrollment": ("active", enr.status.value)},
-                      decision.reason, entity="cadence_enrollment", entity_id=enr.id)
-        applier.summary.add(f"cadence:{decision.action.value}",
-                            f"cadence ended for {lead_name(lead)}: {decision.reason}")
-        if decision.action is CadenceAction.EXHAUSTED and lead.status in ACTIVE:
-            change = lifecycle.cadence_exhausted(
-                now, cadence.recycle_days if cadence else lifecycle.DEFAULT_RECYCLE_DAYS,
-                lead.attempts)
-            diff = applier.set(lead, change.changes)
-            applier.audit(change.rule, lead, diff, change.reason)
-            applier.summary.add("lifecycle:no_response_nurture",
-                                f"{lead_name(lead)} -> nurture: {change.reason}")
-        elif decision.action is CadenceAction.END_MEETING and lead.status in ACTIVE:
-            diff = applier.set(lead, {"status": LeadStatus.MEETING})
-            applier.audit("cadence_end", lead, diff, "meeting booked: status meeting")
-        elif decision.action is CadenceAction.END_REPLIED:
-            diff = applier.set(lead, {"next_step": "Answer the reply",
-                                      "next_step_kind": NextStepKind.EMAIL,
-                                      "next_step_at": now})
-            applier.audit("cadence_end", lead, diff, "the lead replied: answer it")
+        enr.pop("_last_touch", None)
+        end = (EnrollmentStatus.COMPLETED if decision.action is CadenceAction.EXHAUSTED
+               else EnrollmentStatus.STOPPED)
+        _enr_change(p, enr, is_new, status=end, ended_at=now, end_reason=decision.action.value)
+        p.audit("cadence_end", {"enrollment": ("active", end.value)}, decision.reason,
+                entity="cadence_enrollment", entity_id=enr["id"])
+        p.line(f"cadence:{decision.action.value}", f"{p.name}: cadence ended, {decision.reason}")
+        if decision.action is CadenceAction.EXHAUSTED:
+            days = cadence.recycle_days if cadence else lifecycle.DEFAULT_RECYCLE_DAYS
+            exhausted(p, days, decision.reason)
+        elif decision.action is CadenceAction.END_MEETING:
+            diff = p.set(status=LeadStatus.MEETING)
+            p.audit("cadence_end", diff, "a meeting was booked: status meeting")
+        else:
+            diff = p.set(next_step="Answer the reply", next_step_kind=NextStepKind.EMAIL,
+                         next_step_at=now)
+            p.audit("cadence_end", diff, "the lead replied: answer it (the cadence is paused)")
         return
 
 
-def _cadence_pass(bind: Engine, now: datetime, actor: str, summary: PassSummary) -> set[uuid.UUID]:
-    """Enrol owned active leads without any enrollment, then move active
-    enrollments whose step is unscheduled or has activity since it was set."""
-    touched: set[uuid.UUID] = set()
-    with Session(bind) as s:
-        try:
-            ensure_defaults(s)
-            s.commit()
-        except IntegrityError:  # another worker seeded them at the same moment
-            s.rollback()
-        to_enroll = list(s.scalars(
-            select(Lead.id).where(
-                Lead.status.in_(ACTIVE), Lead.owner_id.is_not(None), Lead.priority <= 3,
-                Lead.do_not_contact.is_(False), Lead.deleted_at.is_(None),
-                Lead.merged_into_id.is_(None),
-                ~exists().where(CadenceEnrollment.lead_id == Lead.id))
-            .order_by(Lead.id)))
-    for batch in _batches(to_enroll):
-        with Session(bind, expire_on_commit=False) as s, s.begin():
-            book = CadenceBook(s)
-            applier = Applier(s, now, actor, summary)
-            for lead in s.scalars(_lock(select(Lead).where(Lead.id.in_(batch)), s)):
-                enroll(applier, lead, book, f"cadence:{lead.id}:enroll:first",
-                       "new active lead: enrolled in the team's cadence")
-    with Session(bind) as s:
-        since = CadenceEnrollment.step_scheduled_at
-        due = list(s.scalars(
-            select(CadenceEnrollment.id).where(
-                CadenceEnrollment.status == EnrollmentStatus.ACTIVE,
-                CadenceEnrollment.deleted_at.is_(None),
-                or_(since.is_(None), exists().where(
-                    Activity.lead_id == CadenceEnrollment.lead_id,
-                    Activity.at >= CadenceEnrollment.enrolled_at,
-                    or_(Activity.at > since, Activity.direction == Direction.INBOUND,
-                        Activity.outcome == CallOutcome.MEETING_BOOKED),
-                    Activity.kind != ActivityKind.NOTE)))
-            .order_by(CadenceEnrollment.id)))
-    for batch in _batches(due):
-        with Session(bind, expire_on_commit=False) as s, s.begin():
-            book = CadenceBook(s)
-            applier = Applier(s, now, actor, summary)
-            enrs = s.scalars(_lock(select(CadenceEnrollment).where(
-                CadenceEnrollment.id.in_(batch),
-                CadenceEnrollment.status == EnrollmentStatus.ACTIVE), s)).all()
-            leads = {lead.id: lead for lead in s.scalars(
-                select(Lead).where(Lead.id.in_([e.lead_id for e in enrs])))}
-            acts: dict[uuid.UUID, list[Activity]] = {}
-            for a in s.scalars(select(Activity).where(
-                    Activity.lead_id.in_(list(leads)), Activity.at <= now)
-                    .order_by(Activity.at)):
-                acts.setdefault(a.lead_id, []).append(a)
-            for enr in enrs:
-                lead = leads[enr.lead_id]
-                mine = [a for a in acts.get(lead.id, []) if a.at >= enr.enrolled_at]
-                advance(applier, lead, enr, book, mine)
-                if mine:
-                    touched.add(lead.id)
-    return touched
+def is_cadence_step(text: str | None) -> bool:
+    """Whether a next step's text is a cadence step (ours, or the outcome
+    proposal's "Cadence step 3 of 7 ..."), which the engine may replace."""
+    return bool(text) and "cadence step" in str(text).lower()
 
 
-def _recycle_pass(bind: Engine, now: datetime, actor: str, summary: PassSummary) -> None:
-    with Session(bind) as s:
-        ids = list(s.scalars(select(Lead.id).where(
-            Lead.recycle_at <= now, Lead.status == LeadStatus.NURTURE,
-            Lead.deleted_at.is_(None)).order_by(Lead.id)))
-    for batch in _batches(ids):
-        with Session(bind, expire_on_commit=False) as s, s.begin():
-            book = CadenceBook(s)
-            applier = Applier(s, now, actor, summary)
-            for lead in s.scalars(_lock(select(Lead).where(
-                    Lead.id.in_(batch), Lead.status == LeadStatus.NURTURE,
-                    Lead.recycle_at <= now), s)):
-                assert lead.recycle_at is not None
-                key = f"recycle:{lead.id}:{lead.recycle_at.isoformat()}"
-                change = lifecycle.recycle(lead.recycle_at)
-                if not applier.claim(key, lead.id):
-                    continue
-                diff = applier.set(lead, change.changes)
-                applier.audit(change.rule, lead, diff, change.reason)
-                applier.summary.add("lifecycle:recycled", f"{lead_name(lead)}: {change.reason}")
-                enroll(applier, lead, book, f"{key}:enroll", change.reason)
+def exhausted(p: Plan, recycle_days: int, why: str) -> None:
+    """No response after the cadence: no-response with its reason, then nurture."""
+    change = lifecycle.cadence_exhausted(p.ctx.now, recycle_days, p.lead["attempts"])
+    diff = p.set(status=LeadStatus.NO_RESPONSE,
+                 no_response_reason=NoResponseReason.CADENCE_EXHAUSTED)
+    p.audit("lifecycle_no_response", diff,
+            f"{why}: no response ({NoResponseReason.CADENCE_EXHAUSTED.value})")
+    rest = {k: v for k, v in change.changes.items() if k != "no_response_reason"}
+    diff = p.set(**rest)
+    p.audit("lifecycle_nurture", diff, change.reason)
+    p.line("lifecycle:no_response", f"{p.name}: no response -> nurture, recycle "
+                                    f"{rest['recycle_at']:%Y-%m-%d}")
 
 
-def score_facts(lead: Lead, activities: Sequence[Activity]) -> ScoreFacts:
+def _activities(session: Session, lead_ids: Sequence[uuid.UUID], now: datetime,
+                since: datetime | None = None) -> dict[uuid.UUID, list[Any]]:
+    stmt = select(A.c.lead_id, A.c.at, A.c.kind, A.c.direction, A.c.outcome).where(
+        A.c.lead_id.in_(list(lead_ids)), A.c.at <= now)
+    if since is not None:
+        stmt = stmt.where(A.c.at >= since)
+    out: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in session.execute(stmt.order_by(A.c.lead_id, A.c.at)):
+        out[row.lead_id].append(row)
+    return out
+
+
+def enrol_candidates(session: Session, now: datetime) -> list[uuid.UUID]:
+    """Owned active P1-P3 leads that were never enrolled in a cadence."""
+    return list(session.scalars(
+        select(L.c.id).where(
+            L.c.status.in_(ACTIVE), L.c.owner_id.is_not(None), L.c.priority <= 3,
+            L.c.do_not_contact.is_(False), L.c.deleted_at.is_(None),
+            L.c.merged_into_id.is_(None), L.c.created_at <= now,
+            ~exists().where(E.c.lead_id == L.c.id))
+        .order_by(L.c.id)))
+
+
+def _enrol_batch(session: Session, ctx: Context, ids: Sequence[uuid.UUID]) -> list[Plan]:
+    leads = _leads(session, ctx, ids, L.c.status.in_(ACTIVE), L.c.owner_id.is_not(None),
+                   L.c.do_not_contact.is_(False))
+    enrolled = set(session.scalars(select(E.c.lead_id).where(
+        E.c.lead_id.in_([r["id"] for r in leads]))))
+    plans = []
+    for lead in leads:
+        if lead["id"] in enrolled:
+            continue
+        cadence = ctx.rules.cadence_for(lead["team_id"])
+        if cadence is None:
+            continue
+        p = Plan(ctx, lead)
+        enr = _new_enrollment(p, cadence, "new active lead: enrolled in the team's cadence")
+        advance(p, enr, (), is_new=True)
+        plans.append(p)
+    return plans
+
+
+def cadence_candidates(session: Session, now: datetime) -> list[uuid.UUID]:
+    """Leads with an active enrollment that has something to do: a step to
+    schedule, a touch or reply since the step was scheduled, or a lead that
+    left the active statuses."""
+    sched = E.c.step_scheduled_at
+    return list(session.scalars(
+        select(E.c.lead_id).join(L, L.c.id == E.c.lead_id).where(
+            E.c.status == EnrollmentStatus.ACTIVE, E.c.deleted_at.is_(None),
+            or_(sched.is_(None), L.c.status.not_in(ACTIVE), L.c.do_not_contact.is_(True),
+                exists().where(A.c.lead_id == E.c.lead_id, A.c.at > sched, A.c.at <= now,
+                               A.c.kind != ActivityKind.NOTE)))
+        .distinct().order_by(E.c.lead_id)))
+
+
+def _enr_dicts(session: Session, ctx: Context, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    stmt = _lock(select(E).where(E.c.lead_id.in_(list(lead_ids)),
+                                 E.c.status == EnrollmentStatus.ACTIVE,
+                                 E.c.deleted_at.is_(None)).order_by(E.c.enrolled_at), session, ctx)
+    out: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for row in session.execute(stmt):
+        out[row.lead_id].append(dict(row._mapping))
+    return out
+
+
+def _cadence_batch(session: Session, ctx: Context, ids: Sequence[uuid.UUID]) -> list[Plan]:
+    leads = _leads(session, ctx, ids)
+    enrs = _enr_dicts(session, ctx, [r["id"] for r in leads])
+    if not enrs:
+        return []
+    since = min(e["enrolled_at"] for es in enrs.values() for e in es)
+    acts = _activities(session, list(enrs), ctx.now, since)
+    plans = []
+    for lead in leads:
+        if lead["id"] not in enrs:
+            continue
+        p = Plan(ctx, lead)
+        for enr in enrs[lead["id"]]:
+            advance(p, enr, acts.get(lead["id"], ()))
+        plans.append(p)
+    return plans
+
+
+# --------------------------------------------------------------------------- recycle
+
+
+def recycle_candidates(session: Session, now: datetime) -> list[uuid.UUID]:
+    return list(session.scalars(select(L.c.id).where(
+        L.c.recycle_at <= now, L.c.status == LeadStatus.NURTURE, L.c.deleted_at.is_(None),
+        L.c.merged_into_id.is_(None)).order_by(L.c.id)))
+
+
+def _recycle_batch(session: Session, ctx: Context, ids: Sequence[uuid.UUID]) -> list[Plan]:
+    leads = _leads(session, ctx, ids, L.c.status == LeadStatus.NURTURE,
+                   L.c.recycle_at <= ctx.now)
+    plans = []
+    for lead in leads:
+        p = Plan(ctx, lead)
+        change = lifecycle.recycle(lead["recycle_at"])
+        diff = p.set(**change.changes, next_step=None, next_step_kind=None, next_step_at=None)
+        p.audit(change.rule, diff, change.reason)
+        p.line("lifecycle:recycled", f"{p.name}: {change.reason}")
+        cadence = ctx.rules.cadence_for(lead["team_id"])
+        if cadence is not None and not lead["do_not_contact"] and lead["priority"] <= 3:
+            enr = _new_enrollment(p, cadence, change.reason)
+            advance(p, enr, (), is_new=True)
+        plans.append(p)
+    return plans
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_candidates(session: Session, now: datetime) -> list[uuid.UUID]:
+    """Leads never scored, or changed (or touched) since they were scored."""
+    scored = L.c.scored_at
+    return list(session.scalars(select(L.c.id).where(
+        L.c.status.in_(SCORED), L.c.deleted_at.is_(None), L.c.merged_into_id.is_(None),
+        L.c.created_at <= now,
+        or_(scored.is_(None), L.c.updated_at > scored,
+            # a reply on a working lead may leave the lead row as it was
+            exists().where(A.c.lead_id == L.c.id, A.c.at > scored, A.c.at <= now)))
+        .order_by(L.c.id)))
+
+
+def _phone_verified(lead: Mapping[str, Any]) -> bool:
+    phone = lead["phone"]
+    if not phone or "phone_unparseable" in (lead["data_issues"] or ()):
+        return False
     import phonenumbers
 
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(phone, None)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def score_facts(lead: Mapping[str, Any], activities: Sequence[Any]) -> ScoreFacts:
     outbound = sum(1 for a in activities
                    if a.direction == Direction.OUTBOUND and a.kind != ActivityKind.NOTE)
-    verified = False
-    if lead.phone and "phone_unparseable" not in (lead.data_issues or []):
-        try:
-            verified = phonenumbers.is_valid_number(phonenumbers.parse(lead.phone, None))
-        except phonenumbers.NumberParseException:
-            verified = False
     return ScoreFacts(
-        lead_class=lead.lead_class, score=lead.score,
-        breakdown=breakdown_pairs(lead.score_breakdown),
-        touches=max(outbound, lead.attempts),
+        lead_class=lead["lead_class"], score=lead["score"],
+        breakdown=breakdown_pairs(lead["score_breakdown"]),
+        touches=max(outbound, lead["attempts"] or 0),
         meeting_booked=any(a.outcome == CallOutcome.MEETING_BOOKED for a in activities),
         replied=any(a.direction == Direction.INBOUND for a in activities),
         connected=any(a.outcome == CallOutcome.CONNECTED for a in activities),
-        phone_verified=verified, unsubscribed=lead.do_not_contact)
+        phone_verified=_phone_verified(lead), unsubscribed=bool(lead["do_not_contact"]))
 
 
-def rescore(applier: Applier, lead: Lead, activities: Sequence[Activity]) -> None:
-    """Recompute ``lead``'s score; promote or park once when a threshold acts."""
+def rescore(p: Plan, activities: Sequence[Any], promoted: bool) -> None:
+    """Recompute the lead's score; promote or park when a threshold acts."""
+    lead = p.lead
     result = score_lead(score_facts(lead, activities))
-    diff = applier.set(lead, {"score": result.score, "score_breakdown": result.breakdown})
+    diff = p.set(score=result.score, score_breakdown=result.breakdown)
     if diff:
-        applier.audit("scoring", lead, diff, "score recomputed: " + ", ".join(
-            f"{b['rule']} {b['points']:+d}" for b in result.breakdown))
-        applier.summary.add("score:updated", f"{lead_name(lead)} scores {result.score}")
-    if lead.status not in ACTIVE:
+        p.audit("scoring", diff, "score " + ", ".join(
+            f"{b['rule']} {b['points']:+d}" for b in result.breakdown) + f" = {result.score}")
+        p.line("score:updated", f"{p.name}: score {lead['score']} -> {result.score}")
+    stamp = max(t for t in (p.ctx.now, lead["updated_at"], lead["last_action_at"]) if t)
+    p.changes["scored_at"] = stamp
+    if lead["status"] not in ACTIVE:
         return
-    if result.action is ScoreAction.PROMOTE and lead.priority > 1:
-        if applier.claim(f"score:promote:{lead.id}", lead.id):
-            diff = applier.set(lead, {"priority": lead.priority - 1})
-            applier.audit("scoring_promote", lead, diff,
-                          f"score {result.score} >= 60 after three touches: priority up one")
-            applier.summary.add("score:promoted", f"{lead_name(lead)} promoted")
+    if result.action is ScoreAction.PROMOTE and lead["priority"] > 1 and not promoted:
+        p.key(f"score:promote:{p.lead_id}")
+        diff = p.set(priority=lead["priority"] - 1)
+        p.audit("scoring_promote", diff,
+                f"score {result.score} >= 60 after three touches: priority up one level")
+        p.line("score:promoted", f"{p.name}: P{lead['priority']} -> P{lead['priority'] - 1}")
     elif result.action is ScoreAction.PARK:
-        if applier.claim(f"score:park:{lead.id}:{lead.recycle_at or 'first'}", lead.id):
-            change = lifecycle.cadence_exhausted(applier.now)
-            changes = dict(change.changes)
-            changes.pop("no_response_reason")
-            diff = applier.set(lead, changes)
-            for enr in applier.s.scalars(select(CadenceEnrollment).where(
-                    CadenceEnrollment.lead_id == lead.id,
-                    CadenceEnrollment.status == EnrollmentStatus.ACTIVE)):
-                enr.status, enr.ended_at, enr.end_reason = (
-                    EnrollmentStatus.STOPPED, applier.now, "parked")
-            applier.audit("scoring_park", lead, diff,
-                          f"score {result.score} < 20 after three touches: parked to nurture")
-            applier.summary.add("score:parked", f"{lead_name(lead)} parked to nurture")
+        change = lifecycle.cadence_exhausted(p.ctx.now)
+        rest = {k: v for k, v in change.changes.items() if k != "no_response_reason"}
+        diff = p.set(**rest)
+        p.audit("scoring_park", diff,
+                f"score {result.score} < 20 after three touches: parked to nurture, recycle "
+                f"{rest['recycle_at']:%Y-%m-%d}")
+        p.line("score:parked", f"{p.name}: parked to nurture (score {result.score})")
 
 
-def _score_pass(bind: Engine, now: datetime, actor: str, summary: PassSummary,
-                lead_ids: Iterable[uuid.UUID]) -> None:
-    ids = sorted(lead_ids)
-    for batch in _batches(ids):
-        with Session(bind, expire_on_commit=False) as s, s.begin():
-            applier = Applier(s, now, actor, summary)
-            acts: dict[uuid.UUID, list[Activity]] = {}
-            for a in s.scalars(select(Activity).where(Activity.lead_id.in_(batch),
-                                                      Activity.at <= now)):
-                acts.setdefault(a.lead_id, []).append(a)
-            for lead in s.scalars(_lock(select(Lead).where(Lead.id.in_(batch)), s)):
-                rescore(applier, lead, acts.get(lead.id, []))
+def _score_batch(session: Session, ctx: Context, ids: Sequence[uuid.UUID]) -> list[Plan]:
+    leads = _leads(session, ctx, ids, L.c.status.in_(SCORED))
+    lead_ids = [r["id"] for r in leads]
+    acts = _activities(session, lead_ids, ctx.now)
+    promoted = set(session.scalars(select(F.c.lead_id).where(
+        F.c.lead_id.in_(lead_ids), F.c.key.like("score:promote:%"))))
+    plans = []
+    for lead in leads:
+        p = Plan(ctx, lead)
+        rescore(p, acts.get(lead["id"], ()), lead["id"] in promoted)
+        if p.get("status") == LeadStatus.NURTURE and lead["status"] in ACTIVE:
+            for enr in _enr_dicts(session, ctx, [p.lead_id]).get(p.lead_id, ()):
+                _enr_change(p, enr, False, status=EnrollmentStatus.STOPPED, ended_at=ctx.now,
+                            end_reason="parked")
+        plans.append(p)
+    return plans
 
 
-def run_pass(bind: Engine, now: datetime, *, actor: str = "worker",
-             progress: Callable[[str], None] | None = None) -> PassSummary:
+# --------------------------------------------------------------------------- the pass
+
+
+def run_pass(bind: Engine, now: datetime, *, actor: str = "worker", dry_run: bool = False,
+             progress: Callable[[str], None] | None = None,
+             batch_size: int = BATCH) -> PassSummary:
     """One pass of every time-driven rule at ``now``; returns what it did.
 
-    Safe to run again at the same ``now`` (it then does nothing) and to run in
-    two processes at once.
+    Safe to run again at the same ``now`` (it then does nothing), to run in
+    two processes at once, and to kill at any moment.
     """
-    summary = PassSummary(now)
-    steps: list[tuple[str, Callable[[], Any]]] = [
-        ("escalation", lambda: _escalation_pass(bind, now, actor, summary)),
-        ("recycle", lambda: _recycle_pass(bind, now, actor, summary)),
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    summary = PassSummary(now, dry_run=dry_run)
+    if not dry_run:
+        with Session(bind) as s:
+            try:
+                ensure_defaults(s)
+                s.commit()
+            except IntegrityError:  # another worker seeded them at the same moment
+                s.rollback()
+    with Session(bind) as s:
+        ctx = Context(s, now, actor, dry_run)
+        work = {
+            "escalation": escalation_candidates(s, ctx.rules, now),
+            "recycle": recycle_candidates(s, now),
+        }
+    passes: list[tuple[str, Callable[[], list[uuid.UUID]],
+                       Callable[[Session, Context, Sequence[uuid.UUID]], list[Plan]]]] = [
+        ("escalation", lambda: work["escalation"], _escalation_batch),
+        ("recycle", lambda: work["recycle"], _recycle_batch),
+        ("enrolment", lambda: _ids(bind, enrol_candidates, now), _enrol_batch),
+        ("cadence", lambda: _ids(bind, cadence_candidates, now), _cadence_batch),
+        ("scoring", lambda: _ids(bind, score_candidates, now), _score_batch),
     ]
-    touched: set[uuid.UUID] = set()
-    for name, step in steps:
+    for name, candidates, batch in passes:
         if progress:
             progress(name)
-        step()
-    if progress:
-        progress("cadence")
-    touched = _cadence_pass(bind, now, actor, summary)
-    if progress:
-        progress("scoring")
-    _score_pass(bind, now, actor, summary, touched)
+        ids = candidates()
+        _run_batches(bind, ctx, ids, summary,
+                     lambda s, b, batch=batch: batch(s, ctx, b), batch_size)
     log.info("pass at %s: %d decisions %s", now.isoformat(), summary.total, dict(summary.counts))
     return summary
 
 
-__all__ = ["PassSummary", "PolicyBook", "ensure_defaults", "rescore", "run_pass",
-           "due_escalation_ids"]
+def _ids(bind: Engine, query: Callable[[Session, datetime], list[uuid.UUID]],
+         now: datetime) -> list[uuid.UUID]:
+    with Session(bind) as s:
+        return query(s, now)
+
+
+__all__ = ["DEFAULT_TEMPLATES", "AckAction", "Context", "PassSummary", "Plan",
+           "ensure_defaults", "escalation_candidates", "run_pass"]

@@ -6,7 +6,10 @@ can see why a lead scores what it scores.
 
 A ``score`` given on load (a lead with a score and no breakdown yet) stands:
 it becomes the base ("loaded_score") in place of the class base, and point
-rules add to it from then on.
+rules add to it from then on. Signals already true when the loaded score is
+first seen are taken to be part of it: they are listed with 0 points (shown,
+not counted twice) for as long as they stay true; a signal that appears
+later adds its points.
 
 "No open after 3 touches" is read as: three or more outbound touches and no
 sign of life (no inbound reply, no connected call, no meeting) — the store
@@ -82,24 +85,29 @@ def breakdown_pairs(stored: list[Any] | None) -> tuple[tuple[str, int], ...]:
 
 def score_lead(facts: ScoreFacts) -> ScoreResult:
     """The lead's score, its breakdown, and whether a threshold acts."""
-    loaded = dict(facts.breakdown).get("loaded_score")
-    if loaded is None and not facts.breakdown and facts.score != 0:
+    stored = dict(facts.breakdown)
+    loaded = stored.get("loaded_score")
+    first_seen = loaded is None and not facts.breakdown and facts.score != 0
+    if first_seen:
         loaded = facts.score
+    #: Signals counted inside the loaded score (stored with 0 points).
+    absorbed = {r for r, p in facts.breakdown if p == 0 and r in POINTS}
     if loaded is not None:
         parts: list[tuple[str, int]] = [("loaded_score", loaded)]
     else:
         parts = [(f"class:{facts.lead_class.value}", BASE_BY_CLASS[facts.lead_class])]
-    if facts.meeting_booked:
-        parts.append(("booked_call", POINTS["booked_call"]))
-    if facts.replied:
-        parts.append(("reply", POINTS["reply"]))
-    if facts.phone_verified:
-        parts.append(("verified_phone", POINTS["verified_phone"]))
-    if facts.touches >= MIN_TOUCHES and not (facts.replied or facts.connected
-                                             or facts.meeting_booked):
-        parts.append(("no_open_after_3_touches", POINTS["no_open_after_3_touches"]))
-    if facts.unsubscribed:
-        parts.append(("unsubscribed", POINTS["unsubscribed"]))
+    signals = {
+        "booked_call": facts.meeting_booked,
+        "reply": facts.replied,
+        "verified_phone": facts.phone_verified,
+        "no_open_after_3_touches": facts.touches >= MIN_TOUCHES
+        and not (facts.replied or facts.connected or facts.meeting_booked),
+        "unsubscribed": facts.unsubscribed,
+    }
+    for rule, applies in signals.items():
+        if applies:
+            inside = loaded is not None and (first_seen or rule in absorbed)
+            parts.append((rule, 0 if inside else POINTS[rule]))
     total = sum(p for _, p in parts)
     action = ScoreAction.NONE
     if facts.touches >= MIN_TOUCHES:
