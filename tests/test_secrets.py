@@ -12,32 +12,12 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
-from keyring.errors import KeyringLocked, PasswordDeleteError
+from keyring.errors import KeyringLocked
+from keyring_support import MemoryKeyring
 
 from leadqueue import secrets
 
 KEY = secrets.CredentialKey("db.example.com", 5432, "leadqueue", "ann")
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that keeps secrets in a dict (tests only)."""
-
-    priority = 1  # type: ignore[assignment]
-    viable = False  # never picked by keyring's own discovery, only by set_keyring
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise PasswordDeleteError("not found")
 
 
 class PlaintextKeyring(MemoryKeyring):

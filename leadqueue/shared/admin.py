@@ -646,7 +646,7 @@ def connect_hint(url: str, login: str) -> str:
     host = parts.hostname or "localhost"
     port = parts.port or 5432
     db = parts.path.lstrip("/")
-    return (f"to connect: in LeadQueue choose Database > Connect to shared database… and enter "
+    return (f"to connect: in LeadQueue choose File > Connect to shared database… and enter "
             f"host {host}, port {port}, database {db}, user {login} and the password\n"
             f"  (the app keeps it in the OS keyring); or: psql \"host={host} port={port} "
             f"dbname={db} user={login}\"")
