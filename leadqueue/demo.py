@@ -52,7 +52,7 @@ from .enums import (
     Role,
 )
 from .rules.cadence import DEFAULT_STEPS, step_due_at
-from .rules.scoring import ScoreFacts, score_lead
+from .rules.scoring import ScoreAction, ScoreFacts, score_lead
 
 #: How far back the history goes.
 HISTORY_DAYS = 90
@@ -306,6 +306,7 @@ class _Generator:
         self.leads: list[_Lead] = []
         self.used_phones: set[str] = set()
         self.used_names: set[tuple[str, str]] = set()
+        self._pattern_zones: dict[str, str] = {}
 
     # -- helpers ---------------------------------------------------------------
 
@@ -357,11 +358,65 @@ class _Generator:
             return phonenumbers.format_number(number, fmt), result.timezone
         raise RuntimeError(f"no valid number for pattern {pattern!r}")  # pragma: no cover
 
+    def pattern_zone(self, pattern: str, country: str) -> str:
+        """The zone numbers of ``pattern`` usually map to (from one sample)."""
+        from .contact import normalize_phone
+
+        if pattern not in self._pattern_zones:
+            sample = random.Random(pattern)
+            for _ in range(50):
+                raw = _DIGITS.sub(lambda m: "".join(
+                    str(sample.randint(0 if i else 2, 9)) for i in range(int(m.group(1)))),
+                    pattern)
+                zone = normalize_phone(raw, country).timezone
+                if zone:
+                    self._pattern_zones[pattern] = zone
+                    break
+            else:  # pragma: no cover - every pattern here has valid numbers
+                self._pattern_zones[pattern] = "UTC"
+        return self._pattern_zones[pattern]
+
+    def window_open(self, zone: str) -> bool:
+        """The lead's calling window is open now and for the next 90 minutes."""
+        from zoneinfo import ZoneInfo
+
+        local = self.now.astimezone(ZoneInfo(zone))
+        minutes = local.hour * 60 + local.minute
+        return 8 * 60 <= minutes < 18 * 60 + 30
+
+    def placed_lead(self, index: int, created_at: datetime, rep: _Person, *, open_: bool,
+                    **kwargs: Any) -> _Lead:
+        """A lead for ``rep`` whose calling window is open (or closed) now.
+
+        Live leads come from where it is daytime: the rep's own territory when
+        its day is on, else the nearest place where it is (a demo opened at
+        any hour shows a working queue). ``open_=False`` picks a place where
+        the window is closed (a lead the queue must hold back).
+        """
+        home = _home_country(rep)
+        countries = ([home] + [c for c in ("US", "GB", "DE", "AU") if c != home] if open_
+                     else [c for c in ("AU", "US", "GB", "DE") if c != home] + [home])
+
+        def ok(zone: str) -> bool:
+            return self.window_open(zone) is open_
+
+        for country in countries:
+            cities = next(c for code, _w, c in COUNTRIES if code == country)
+            if not any(ok(self.pattern_zone(c[0], country)) for c in cities):
+                continue
+            for _ in range(6):
+                lead = self.new_lead(index, created_at, country=country, owner=rep,
+                                     zone_ok=ok, **kwargs)
+                if ok(lead.zone):
+                    return lead
+        return self.new_lead(index, created_at, country=home, owner=rep, **kwargs)
+
     # -- one lead's identity -----------------------------------------------------
 
     def new_lead(self, index: int, created_at: datetime, *, country: str | None = None,
                  source: str | None = None, lead_class: LeadClass | None = None,
-                 priority: int | None = None, owner: _Person | None = None) -> _Lead:
+                 priority: int | None = None, owner: _Person | None = None,
+                 zone_ok: Callable[[str], bool] | None = None) -> _Lead:
         rng = self.rng
         if country is None:
             country = rng.choices([c for c, _w, _ in COUNTRIES],
@@ -370,6 +425,9 @@ class _Generator:
         if owner is not None and owner.territory is not None:
             local = [c for c in cities if c[2] == owner.territory]
             cities = tuple(local) or cities
+        if zone_ok is not None:
+            cities = tuple(c for c in cities if zone_ok(self.pattern_zone(c[0], country))) \
+                or cities
         pattern, state, territory = rng.choice(cities)
         phone, zone = self.phone(pattern, country)
         if source is None:
@@ -436,6 +494,8 @@ class _Generator:
             outcome: CallOutcome | None = None, body: str | None = None,
             inbound: bool = False, duration: int | None = None,
             author: _Person | None = None) -> None:
+        if at > self.now:  # a bug in this generator, never data
+            raise RuntimeError(f"demo activity for {lead.ext} after the anchor: {at}")
         rec: dict[str, Any] = {"lead": lead.ext, "kind": kind.value, "at": _iso(_sec(at))}
         if inbound:
             rec["direction"] = Direction.INBOUND.value
@@ -514,6 +574,21 @@ class _Generator:
             at += timedelta(days=8 - at.isoweekday())
         return at.astimezone(UTC)
 
+    def business_time(self, lead: _Lead, after: datetime) -> datetime:
+        """``after``, or the next weekday morning when it falls outside 09:00-17:00
+        in the lead's zone (a rep does not promise to call at 3 a.m.)."""
+        from zoneinfo import ZoneInfo
+
+        local = after.astimezone(ZoneInfo(lead.zone))
+        if local.isoweekday() <= 5 and 9 <= local.hour < 17:
+            return after
+        day = local.date() + timedelta(days=1 if local.hour >= 17 else 0)
+        while day.isoweekday() > 5:
+            day += timedelta(days=1)
+        morning = datetime(day.year, day.month, day.day, 9, tzinfo=ZoneInfo(lead.zone))
+        return (morning + timedelta(minutes=self.rng.choice((0, 15, 30, 45, 60, 90)))
+                ).astimezone(UTC)
+
     def set_next(self, lead: _Lead, kind: NextStepKind | None, at: datetime | None,
                  text: str | None) -> None:
         lead.fields["next_step"] = text
@@ -571,7 +646,7 @@ class _Generator:
                 if self.after_call(lead, at, self.call(lead, at)):
                     return
                 if rng.random() < 0.25 and lead.country == "US":
-                    sms_at = at + self.minutes(1, 5)
+                    sms_at = min(at + self.minutes(1, 5), now)
                     self.act(lead, ActivityKind.SMS, sms_at,
                              body=f"Hi {lead.fields['first_name']}, just tried calling about "
                                   f"{lead.fields['product_interest'].lower()}. "
@@ -643,27 +718,33 @@ class _Generator:
             if promised > now or depth >= 2:
                 lead.status = LeadStatus.WORKING
                 if promised <= now:
-                    promised = now + self.minutes(60, 60 * 30)
+                    promised = self.business_time(lead, now + self.minutes(60, 60 * 30))
                 self.set_next(lead, NextStepKind.CALLBACK, promised,
                               f"Call back as promised: {lead.fields['first_name']} wanted "
                               f"time to talk to their manager")
                 return True
-            again = self.call(lead, promised + self.minutes(0, 10), connect_p=0.65,
-                              weights=(0.45, 0.3, 0.25))
+            again_at = promised + self.minutes(0, 10)
+            if again_at > now:
+                lead.status = LeadStatus.WORKING
+                self.set_next(lead, NextStepKind.CALLBACK, promised,
+                              f"Call back as promised: {lead.fields['first_name']} wanted "
+                              f"time to talk to their manager")
+                return True
+            again = self.call(lead, again_at, connect_p=0.65, weights=(0.45, 0.3, 0.25))
             if again in (CallOutcome.NO_ANSWER, CallOutcome.VOICEMAIL, CallOutcome.BUSY):
                 retry = promised + timedelta(days=2)
-                if retry > now:
+                again_at = retry + self.minutes(0, 120)
+                if again_at > now:
                     lead.status = LeadStatus.WORKING
                     self.set_next(lead, NextStepKind.CALL, retry,
                                   "Call — missed the promised callback, try again")
                     return True
-                again = self.call(lead, retry + self.minutes(0, 120), connect_p=0.5,
-                                  weights=(0.35, 0.35, 0.3))
+                again = self.call(lead, again_at, connect_p=0.5, weights=(0.35, 0.35, 0.3))
                 if again in (CallOutcome.NO_ANSWER, CallOutcome.VOICEMAIL, CallOutcome.BUSY):
-                    self.nurture(lead, retry + timedelta(hours=3), None,
+                    self.nurture(lead, min(again_at + timedelta(hours=3), now), None,
                                  note="Went quiet after the first conversation; nurture.")
                     return True
-            return self.after_call(lead, promised, again, depth + 1) or True
+            return self.after_call(lead, again_at, again, depth + 1) or True
         return False
 
     def after_reply(self, lead: _Lead, at: datetime, *, by_phone: bool = False) -> None:
@@ -687,11 +768,12 @@ class _Generator:
             answer = at + self.minutes(10, 300)
             if answer > self.now:
                 lead.status = LeadStatus.WORKING
-                self.set_next(lead, NextStepKind.EMAIL, at + timedelta(minutes=30),
+                self.set_next(lead, NextStepKind.EMAIL,
+                              self.business_time(lead, at + timedelta(minutes=30)),
                               "Answer the reply")
                 return
             self.act(lead, ActivityKind.EMAIL, answer, body="Subject: Re: your question")
-            call_at = answer + self.minutes(60, 26 * 60)
+            call_at = self.business_time(lead, answer + self.minutes(60, 26 * 60))
         if call_at > self.now:
             lead.status = LeadStatus.WORKING
             self.set_next(lead, NextStepKind.CALLBACK, call_at, "Call back after their reply")
@@ -720,7 +802,7 @@ class _Generator:
         when = self.local_hour(lead, at + timedelta(days=rng.randint(2, 7)), (9, 16))
         lead.status = LeadStatus.MEETING
         product = lead.fields["product_interest"]
-        if when > now:
+        if when + timedelta(hours=1) > now:
             self.set_next(lead, NextStepKind.OTHER, when, f"Demo meeting: {product}")
             return
         self.act(lead, ActivityKind.NOTE, when + timedelta(hours=1),
@@ -778,7 +860,7 @@ class _Generator:
         recycle = max(at + timedelta(days=self.rng.choice((90, 90, 120, 150))),
                       self.now + timedelta(days=self.rng.randint(2, 30)))
         if note:
-            self.act(lead, ActivityKind.NOTE, at, body=note)
+            self.act(lead, ActivityKind.NOTE, min(at, self.now), body=note)
         lead.status = LeadStatus.NURTURE
         lead.fields["recycle_at"] = _iso(_sec(recycle))
         if reason is not None:
@@ -846,6 +928,23 @@ class _Generator:
         touches = [a for a in lead.activities
                    if a["kind"] != "note" and a.get("direction") != "inbound"]
         f = lead.fields
+        # Score as the rules do; what a threshold did back then is part of the
+        # history (promoted, or parked to nurture), so the engine finds
+        # nothing left to do when it first scores the demo.
+        facts = ScoreFacts(
+            lead_class=lead.lead_class, score=0, breakdown=(), touches=len(touches),
+            meeting_booked=lead.meeting, replied=lead.replied, connected=lead.connected,
+            phone_verified=True, unsubscribed=bool(f.get("do_not_contact")))
+        result = score_lead(facts)
+        f["score"] = result.score
+        lead.score_breakdown = result.breakdown
+        if lead.status.is_active and result.action is ScoreAction.PROMOTE:
+            lead.priority = 1
+        elif lead.status.is_active and result.action is ScoreAction.PARK:
+            parked = datetime.fromisoformat(touches[-1]["at"]) + timedelta(hours=1)
+            if lead.in_cadence:
+                lead.enrollment_end = (EnrollmentStatus.STOPPED, "parked", min(parked, self.now))
+            self.nurture(lead, min(parked, self.now), None)
         f["external_id"] = lead.ext
         f["priority"] = lead.priority
         f["lead_class"] = lead.lead_class.value
@@ -865,13 +964,6 @@ class _Generator:
         if (lead.status is LeadStatus.WORKING and not lead.scenario and rng.random() < 0.03
                 and "snoozed_until" not in f):
             f["snoozed_until"] = _iso(self.now + self.minutes(45, 26 * 60))
-        facts = ScoreFacts(
-            lead_class=lead.lead_class, score=0, breakdown=(), touches=len(touches),
-            meeting_booked=lead.meeting, replied=lead.replied, connected=lead.connected,
-            phone_verified=True, unsubscribed=bool(f.get("do_not_contact")))
-        result = score_lead(facts)
-        f["score"] = result.score
-        lead.score_breakdown = result.breakdown
 
     def scenario_specs(self) -> list[Callable[[int], _Lead]]:
         """Leads that make "now" look like a working day, a few per rep.
@@ -885,18 +977,16 @@ class _Generator:
         now = self.now
         per_rep = 7 if self.n >= 200 else 3
         for r, rep in enumerate(REPS):
-            home = _home_country(rep)
             kinds = ["arrived_p1", "callback_soon", "arrived_p2", "abroad", "about_to_breach",
                      "callback_later", "snoozed"][:per_rep]
             if r == 0:
                 kinds.append("breached_p1")
             for kind in kinds:
-                specs.append(lambda i, kind=kind, rep=rep, home=home, r=r:
-                             self.scenario(i, kind, rep, home, r, now))
+                specs.append(lambda i, kind=kind, rep=rep, r=r:
+                             self.scenario(i, kind, rep, r, now))
         return specs
 
-    def scenario(self, index: int, kind: str, rep: _Person, home: str, r: int,
-                 now: datetime) -> _Lead:
+    def scenario(self, index: int, kind: str, rep: _Person, r: int, now: datetime) -> _Lead:
         rng = self.rng
         if kind in ("arrived_p1", "about_to_breach", "breached_p1", "arrived_p2"):
             age = {"arrived_p1": self.minutes(0.5, 2.5), "about_to_breach": self.minutes(3.8, 4.4),
@@ -905,8 +995,8 @@ class _Generator:
             priority = 2 if kind == "arrived_p2" else 1
             source = rng.choice(("Demo request", "Pricing page") if priority == 1
                                 else ("Web form", "Referral", "Partner"))
-            lead = self.new_lead(index, now - age, country=home, source=source,
-                                 lead_class=LeadClass.HIGH_INTENT, priority=priority, owner=rep)
+            lead = self.placed_lead(index, now - age, rep, open_=True, source=source,
+                                    lead_class=LeadClass.HIGH_INTENT, priority=priority)
             lead.in_cadence = True
             lead.status = LeadStatus.NEW
             self.set_next(lead, NextStepKind.CALL, lead.created_at,
@@ -920,8 +1010,8 @@ class _Generator:
             # An existing customer's office on the other side of the world, routed
             # to its account owner: its calling window is usually closed when
             # the rep's is open.
-            lead = self.new_lead(index, created, country="AU" if home != "AU" else "GB",
-                                 lead_class=LeadClass.EXISTING_ACCOUNT, priority=2, owner=rep)
+            lead = self.placed_lead(index, created, rep, open_=False,
+                                    lead_class=LeadClass.EXISTING_ACCOUNT, priority=2)
             lead.in_cadence = True
             first = lead.created_at + self.minutes(5, 50)
             self.email(lead, first, "Day 1 intro email")
@@ -932,10 +1022,10 @@ class _Generator:
             self.set_next(lead, NextStepKind.CALL, now - self.minutes(20, 300),
                           "Call — cadence step 4: Day 4 call script")
             return lead
-        lead = self.new_lead(index, created, country=home,
-                             lead_class=rng.choice((LeadClass.HIGH_INTENT,
-                                                    LeadClass.QUALIFICATION_NEEDED)),
-                             priority=rng.choice((1, 2, 2, 3)), owner=rep)
+        lead = self.placed_lead(index, created, rep, open_=True,
+                                lead_class=rng.choice((LeadClass.HIGH_INTENT,
+                                                       LeadClass.QUALIFICATION_NEEDED)),
+                                priority=rng.choice((1, 2, 2, 3)))
         lead.in_cadence = True
         first = lead.created_at + self.minutes(2, 40)
         self.email(lead, first, "Day 1 intro email")

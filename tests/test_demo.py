@@ -209,6 +209,8 @@ def test_the_demo_is_alive_at_its_anchor(demo: Path) -> None:
         soon = [r for r in mine if r["next_step_kind"] == "callback"
                 and T0 < _when(r["next_step_at"]) <= T0 + timedelta(minutes=5)]  # type: ignore[operator]
         assert soon, f"{rep['name']} has no callback due in the next minutes"
+        for lead in [*fresh, *soon]:  # promised and fresh leads are in their daytime
+            assert 8 <= T0.astimezone(ZoneInfo(lead["timezone"])).hour < 19
         assert any(_when(r["snoozed_until"]) and _when(r["snoozed_until"]) > T0  # type: ignore[operator]
                    for r in mine)
     breached = [r for r in leads if r["first_action_at"] is None and (
@@ -224,21 +226,35 @@ def test_the_demo_is_alive_at_its_anchor(demo: Path) -> None:
     assert closed
 
 
-def test_the_first_rep_sees_the_live_queue(demo: Path) -> None:
+@pytest.mark.parametrize("hours", [0, -9, 7])
+def test_the_first_rep_sees_a_live_queue_at_any_hour(demo: Path, tmp_path: Path,
+                                                     hours: int) -> None:
+    """Opened at 15:00 UTC (US day), 06:00 UTC (US night) or 22:00 UTC, the
+    rep the demo starts as has a promised callback and P1s with their SLA
+    running in the call-now list, not held back by closed calling windows."""
     from leadqueue.clock import FakeClock
     from leadqueue.store import open_database
     from leadqueue.workspace import Workspace
 
-    engine = open_database(demo, create=False)
+    at = T0 + timedelta(hours=hours)
+    path = demo
+    if hours:
+        path = tmp_path / "other-hour.db"
+        write_demo_db(path, leads=120, seed=5, now=at)
+    engine = open_database(path, create=False)
     try:
-        ws = Workspace.open(engine, None, FakeClock(T0))
+        ws = Workspace.open(engine, None, FakeClock(at))
         assert ws.me.role == "rep"
         queue = ws.ranked_queue()
     finally:
         engine.dispose()
-    assert queue.callable and queue.upcoming
     assert queue.callable[0].next_step_kind == "callback"
-    assert any(r.sla_due_at and r.sla_due_at < T0 for r in queue.callable)
+    running = [r for r in queue.callable
+               if r.priority == 1 and r.sla_due_at and r.sla_due_at > at]
+    assert running
+    if hours == 0:
+        assert queue.upcoming and queue.later
+        assert any(r.sla_due_at and r.sla_due_at < at for r in queue.callable)
 
 
 def test_refuses_to_overwrite_unless_asked(demo: Path, tmp_path: Path) -> None:
