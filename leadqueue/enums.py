@@ -128,3 +128,7 @@ class DataIssue(StrEnum):
 
     PHONE_UNPARSEABLE = "phone_unparseable"
     TIMEZONE_UNKNOWN = "timezone_unknown"
+    #: A call found the number wrong or dead (outcome wrong/bad number).
+    PHONE_WRONG = "phone_wrong"
+    #: Kept as typed on manual entry, but not an email address.
+    EMAIL_INVALID = "email_invalid"

@@ -5,6 +5,7 @@ Never a live ORM object: a view can cross threads and outlive its session.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +54,18 @@ class QueueRow:
     snoozed_until: datetime | None = None
     #: e.g. "Step 3 of 6 (call)" while the lead is in an active cadence.
     cadence_step: str | None = None
+    #: Lower-cased name, company, email and phone digits, for
+    #: ``leadqueue.queue.filter_rows``; built once here so a search over 1M
+    #: rows is one substring test per row.
+    search_text: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        phone = _NON_DIGITS.sub("", self.phone) if self.phone else ""
+        object.__setattr__(self, "search_text", (
+            f"{self.name}\x1f{self.company or ''}\x1f{self.email or ''}\x1f{phone}").lower())
+
+
+_NON_DIGITS = re.compile(r"[^0-9]")
 
 
 @dataclass(frozen=True)
@@ -143,3 +156,68 @@ class LeadDetail:
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class WrapUp:
+    """Whether the rep may leave a lead they opened (``Workspace.wrap_up_state``).
+
+    ``worked``: the signed-in person logged something on the lead since they
+    opened it. ``missing`` names what is still needed (e.g. ``"next_step_kind"``,
+    ``"next_step_at"``, ``"disqualify_reason"``); ``message`` says it in one
+    sentence for the rep (empty when complete).
+    """
+
+    complete: bool
+    worked: bool
+    missing: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class NewLead:
+    """A lead typed in by hand (``Workspace.create_lead``).
+
+    Contact data is kept as typed when it does not normalise, and flagged
+    (``data_issues``) rather than refused: only the names are required.
+    ``timezone`` None: derived from the phone number.
+    """
+
+    first_name: str
+    last_name: str
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    source: str | None = "manual"
+    priority: int = 3
+    lead_class: str = "qualification_needed"
+    timezone: str | None = None
+    country: str | None = None
+    state: str | None = None
+    territory: str | None = None
+    company_size: int | None = None
+    product_interest: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactEdit:
+    """Changes to a lead's contact fields (``Workspace.update_contact``).
+
+    None leaves a field as it is; an empty string clears it (names cannot be
+    cleared). A new phone is normalised and its zone derived unless
+    ``timezone`` is given too.
+    """
+
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    timezone: str | None = None
+    country: str | None = None
+    state: str | None = None
+    territory: str | None = None
+    product_interest: str | None = None

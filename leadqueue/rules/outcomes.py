@@ -135,3 +135,33 @@ def propose(outcome: CallOutcome | str, ctx: OutcomeContext) -> OutcomeProposal:
         stays, NextStepKind.EMAIL, in_window(now + FOLLOW_UP_AFTER, ctx),
         "Follow up on the conversation",
     )
+
+
+#: After an outbound email, SMS or social touch with no cadence step to follow.
+TOUCH_FOLLOW_UP_AFTER = timedelta(days=2)
+
+
+def propose_after_touch(channel: Channel | str, ctx: OutcomeContext) -> OutcomeProposal:
+    """The next step after an outbound email, SMS or social touch.
+
+    The lead's next cadence step when it is enrolled; else a call two days
+    later (calls first while intent is hot; each touch adds something new).
+    """
+    label = Channel(channel).value.replace("_", " ")
+    stays = ctx.status if not ctx.status.is_active else LeadStatus.WORKING
+    step = ctx.next_cadence_step
+    if step is not None:
+        return OutcomeProposal(
+            stays, channel_kind(step.channel), in_window(max(step.due_at, ctx.now), ctx),
+            f"Cadence {step.label[0].lower()}{step.label[1:]} (after the {label})",
+        )
+    return OutcomeProposal(stays, NextStepKind.CALL,
+                           in_window(ctx.now + TOUCH_FOLLOW_UP_AFTER, ctx),
+                           f"Call to follow up on the {label}")
+
+
+def propose_after_reply(ctx: OutcomeContext) -> OutcomeProposal:
+    """The next step after the lead replied: answer it (the reply ends the cadence)."""
+    stays = ctx.status if not ctx.status.is_active else LeadStatus.WORKING
+    return OutcomeProposal(stays, NextStepKind.EMAIL, in_window(ctx.now, ctx),
+                           "Answer the reply", end_cadence=True)
