@@ -294,6 +294,8 @@ BEGIN
     RAISE EXCEPTION 'user % has no team, so no pool to claim from', v_me USING ERRCODE = 'LQ403';
   END IF;
   SELECT t.lease_minutes INTO v_minutes FROM teams t WHERE t.id = v_team;
+  -- leases of dead claimers come back first (an index probe when none expired)
+  PERFORM lq_expire_leases_for(v_team, 16);
   SELECT l.id INTO v_lead FROM leads l
    WHERE l.team_id = v_team AND l.owner_id IS NULL AND l.status IN ('new', 'working')
      AND l.deleted_at IS NULL AND l.merged_into_id IS NULL
@@ -308,7 +310,8 @@ BEGIN
          version = version + 1 WHERE id = v_lead;
   PERFORM set_config('leadqueue.event', '', true);
   INSERT INTO lead_leases (id, lead_id, holder_id, epoch, leased_at, expires_at, travel)
-  VALUES (lq_uuid7(), v_lead, v_me, v_epoch, v_now, v_now + make_interval(mins => v_minutes), false);
+  VALUES (lq_uuid7(), v_lead, v_me, v_epoch, v_now, v_now + make_interval(mins => v_minutes),
+          false);
   RETURN QUERY SELECT v_lead, v_epoch, v_now, v_now + make_interval(mins => v_minutes);
 END $$""",
         # The current lease of a lead for the caller, or an error naming why not.
@@ -354,14 +357,23 @@ BEGIN
 END $$""",
         # Expired leases end; a lead its holder never acted on returns to the
         # pool, one acted on stays with the holder (the lease did its job).
-        f"""CREATE OR REPLACE FUNCTION lq_expire_leases() RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER {sp} AS $$
+        # p_team NULL: every team; p_limit NULL: all of them. Claims call it for
+        # their own team first, so a dead claimer's lead is back without a worker.
+        f"""CREATE OR REPLACE FUNCTION lq_expire_leases_for(p_team uuid, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE {sp} AS $$
 DECLARE v_now timestamptz := lq_now(); v_count integer;
 BEGIN
-  WITH ended AS (
-    UPDATE lead_leases SET released_at = expires_at
-     WHERE released_at IS NULL AND expires_at <= v_now
-    RETURNING lead_id, holder_id, leased_at
+  WITH due AS (
+    SELECT ll.id FROM lead_leases ll
+     WHERE ll.released_at IS NULL AND ll.expires_at <= v_now
+       AND (p_team IS NULL OR EXISTS (
+            SELECT 1 FROM leads l WHERE l.id = ll.lead_id AND l.team_id = p_team))
+     ORDER BY ll.expires_at LIMIT p_limit
+     FOR UPDATE OF ll SKIP LOCKED
+  ), ended AS (
+    UPDATE lead_leases ll SET released_at = ll.expires_at FROM due WHERE ll.id = due.id
+    RETURNING ll.lead_id, ll.holder_id, ll.leased_at
   ), returned AS (
     UPDATE leads l SET owner_id = NULL, assigned_at = NULL, updated_at = v_now,
            version = l.version + 1
@@ -378,6 +390,18 @@ BEGIN
   )
   SELECT count(*) INTO v_count FROM audited;
   RETURN v_count;
+END $$""",
+        f"""CREATE OR REPLACE FUNCTION lq_expire_leases() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER {sp} AS $$
+BEGIN
+  RETURN lq_expire_leases_for(NULL, NULL);
+END $$""",
+        # Wakes the worker when another system hands in a lead (no payload).
+        f"""CREATE OR REPLACE FUNCTION lq_intake_notify() RETURNS trigger
+LANGUAGE plpgsql {sp} AS $$
+BEGIN
+  PERFORM pg_notify('lq_intake', '');
+  RETURN NULL;
 END $$""",
         f"""CREATE OR REPLACE FUNCTION lq_reassign(p_lead uuid, p_new_owner uuid, p_reason text)
 RETURNS void
@@ -459,6 +483,7 @@ CLIENT_FUNCTIONS = (
     "lq_reassign(uuid, uuid, text)", "lq_set_status(uuid, text, bigint)",
 )
 OWNER_ONLY_FUNCTIONS = ("lq_uuid7()", "lq_check_lease(uuid, bigint, uuid, timestamptz)",
+                        "lq_expire_leases_for(uuid, integer)", "lq_intake_notify()",
                         "lq_leads_notify()")
 
 #: (name, table, definition) created when missing.
@@ -482,6 +507,8 @@ INDEXES = (
     ("lq_ix_accounts_team", "ON accounts (team_id)"),
     ("lq_ix_audit_log_actor", "ON audit_log (actor_id)"),
     ("lq_ix_leads_assigned", "ON leads (owner_id, assigned_at)"),
+    # the worker's queue of intake rows other systems handed in
+    ("lq_ix_intake_pending", "ON intake (received_at, id) WHERE processed_at IS NULL"),
     # every column a policy reads has an index that leads with it
     # (tests/test_shared_rls.py checks this against pg_policy's dependencies)
     ("lq_ix_routing_rules_team", "ON routing_rules (team_id)"),
@@ -493,6 +520,8 @@ TRIGGERS = (
     ("lq_leads_notify_insert", "AFTER INSERT ON leads FOR EACH ROW "
      "WHEN (NEW.owner_id IS NOT NULL OR NEW.team_id IS NOT NULL) "
      "EXECUTE FUNCTION lq_leads_notify()"),
+    ("lq_intake_notify", "AFTER INSERT ON intake FOR EACH STATEMENT "
+     "EXECUTE FUNCTION lq_intake_notify()"),
     ("lq_leads_notify_update", "AFTER UPDATE OF owner_id ON leads FOR EACH ROW "
      "WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id) EXECUTE FUNCTION lq_leads_notify()"),
 )
