@@ -48,7 +48,7 @@ from leadqueue.notify import (
     note_from_notification,
     probe_plyer,
 )
-from ui.qt import QColor, QEvent, QObject, Qt, QtGui, QTimer, QtWidgets, Signal
+from ui.qt import QColor, QObject, Qt, QtGui, QTimer, QtWidgets, Signal
 
 log = logging.getLogger("leadqueue.ui.notifications")
 
@@ -68,6 +68,27 @@ _LEVEL_STYLE = {
 }
 
 
+#: Countdown colours by SLA stage: before the deadline (last 5 minutes), at the
+#: deadline, and at each later ladder stage (urgent, team lead told, reassigned).
+_SOON = QColor("#d35400")
+STAGE_COLORS = (QColor("#c62828"), QColor("#b0003a"), QColor("#7b1fa2"), QColor("#4a148c"))
+
+
+def countdown_color(clock: Any, now: datetime) -> QColor | None:
+    """The colour of a live SLA countdown, from the core's ``SlaClock``.
+
+    ``clock.stage(now)`` is 0 before the deadline and grows by one at the
+    deadline and at each later ladder stage, so the colour changes exactly
+    there (the window's one ticker repaints the column every second).
+    """
+    stage = clock.stage(now)
+    if stage <= 0:
+        if clock.deadline is not None and (clock.deadline - now).total_seconds() < 300:
+            return _SOON
+        return None
+    return STAGE_COLORS[min(stage, len(STAGE_COLORS)) - 1]
+
+
 @dataclass(frozen=True)
 class ScheduleSnapshot:
     """One read of the core, made on the database thread."""
@@ -77,13 +98,22 @@ class ScheduleSnapshot:
     now: datetime
     quiet_hours: QuietHours | None
     person_id: uuid.UUID
+    #: When the earliest snoozed notification row comes back (None: none).
+    rows_back_at: datetime | None = None
 
 
 def fetch_schedule(ws: Any, horizon: timedelta, with_events: bool = True) -> ScheduleSnapshot:
     """The person's upcoming events and unseen notification rows."""
     events = tuple(ws.upcoming_events(horizon)) if with_events else ()
     pending = tuple(ws.pending_notifications())
-    return ScheduleSnapshot(events, pending, ws.now(), quiet_hours_of(ws), ws.me.id)
+    back = getattr(ws, "next_notification_at", None)
+    return ScheduleSnapshot(events, pending, ws.now(), quiet_hours_of(ws), ws.me.id,
+                            back() if back is not None else None)
+
+
+def fetch_sla_clocks(ws: Any, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The SLA clocks (deadline and ladder stage times) of the queue's unworked leads."""
+    return dict(ws.sla_clocks(lead_ids)) if lead_ids else {}
 
 
 def quiet_hours_of(ws: Any) -> QuietHours | None:
@@ -372,7 +402,9 @@ class NotificationController(QObject):
         self._started = False
         self._closed = False
         self._fetched_until: datetime | None = None
+        self._rows_back_at: datetime | None = None
         self._armed_for: datetime | None = None
+        self._clocks_generation = 0
         self.plyer: PlyerNotifier | None = None
 
         self.chain = NotifierChain()
@@ -406,11 +438,11 @@ class NotificationController(QObject):
         self.sig_open_lead.connect(self.open_lead)
         self._sig_plyer_failed.connect(self._redeliver, Qt.ConnectionType.QueuedConnection)
         for name, slot in (("sig_queue_loaded", self._on_queue_loaded),
-                           ("sig_workspace_changed", self._on_workspace_changed)):
+                           ("sig_workspace_changed", self._on_workspace_changed),
+                           ("sig_ready", self._on_ready)):
             signal = getattr(window, name, None)
             if signal is not None:
                 signal.connect(slot)
-        window.installEventFilter(self)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -419,7 +451,20 @@ class NotificationController(QObject):
         return self.window.ws
 
     def now(self) -> datetime:
-        return self.ws.now()
+        clock_now = getattr(self.window, "now", None)
+        return clock_now() if clock_now is not None else self.ws.now()
+
+    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        """Run ``fn`` on the window's database executor; False once it is shut
+        down (the window closed): then the controller stops too."""
+        if self._closed or self.window.ws is None:
+            return False
+        try:
+            self.window.executor.submit(fn, *args, **kwargs)
+        except RuntimeError:
+            self.close()
+            return False
+        return True
 
     def _run_probe(self, probe: Callable[[], ProbeResult]) -> None:
         try:
@@ -455,11 +500,6 @@ class NotificationController(QObject):
         via = self.chain.notify(note) or "banner"
         self.sig_delivered.emit(note, via)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close:
-            self.close()
-        return False
-
     def close(self) -> None:
         """Stop the timers and the plyer thread (the window is closing)."""
         self._closed = True
@@ -484,6 +524,30 @@ class NotificationController(QObject):
             self.start()
         else:
             self.refresh()
+        self.refresh_sla_clocks()
+
+    def refresh_sla_clocks(self) -> None:
+        """Give the queue model the SLA clocks its countdowns colour themselves by."""
+        model = getattr(self.window, "model", None)
+        if model is None or not hasattr(model, "sla_clocks") or self.window.ws is None:
+            return
+        # The model's cached rows (read only): every row, not just the filtered ones.
+        ids = [r.id for r in getattr(model, "_rows", ()) if r.sla_due_at is not None]
+        self._clocks_generation += 1
+        generation = self._clocks_generation
+
+        def apply(clocks: dict[uuid.UUID, Any]) -> None:
+            if generation != self._clocks_generation or self._closed:
+                return
+            model.sla_clocks = clocks
+            model.tick(self.now())  # repaint the countdown column with the new colours
+
+        self._submit(fetch_sla_clocks, self.ws, ids, label="sla clocks", on_done=apply)
+
+    def _on_ready(self) -> None:
+        # The workspace opened after the first paint: read its schedule now.
+        if self._started:
+            self.refresh()
 
     def _on_workspace_changed(self, *_args: object) -> None:
         # Someone else signed in: nothing of the last person's schedule applies.
@@ -494,13 +558,14 @@ class NotificationController(QObject):
         self._quiet_hours = self._quiet_override
         self._in_flight = False
         self._fetched_until = None
+        self._rows_back_at = None
         self.timer.stop()
         if self.banner is not None:
             self.banner.remove(lambda _n: True)
 
     def refresh(self, events: bool = True) -> None:
         """Ask the core again (off the GUI thread); overlapping asks coalesce."""
-        if self._closed:
+        if self._closed or self.window.ws is None:
             return
         if self._in_flight:
             self._again = self._again or events
@@ -510,9 +575,8 @@ class NotificationController(QObject):
         if not events and (self._fetched_until is None
                            or self._fetched_until - now < self.horizon / 2):
             events = True
-        self._in_flight = True
         generation = self._generation
-        self.window.executor.submit(
+        self._in_flight = self._submit(
             fetch_schedule, self.ws, self.horizon, events, label="notifications",
             on_done=lambda snap: self._on_schedule(generation, snap, events),
             on_error=lambda exc: self._on_fetch_failed(generation, exc))
@@ -528,6 +592,7 @@ class NotificationController(QObject):
         self._in_flight = False
         if self._quiet_override is None:
             self._quiet_hours = snap.quiet_hours
+        self._rows_back_at = snap.rows_back_at
         if with_events:
             self._fetched_until = snap.now + self.horizon
             self._events = sorted((e for e in snap.events
@@ -580,10 +645,16 @@ class NotificationController(QObject):
         if notes:
             self.deliver(notes)
         self._forget_old(now)
+        if self._rows_back_at is not None and self._rows_back_at <= cutoff:
+            # A snoozed notification row is back: the core hands it over again.
+            self._rows_back_at = None
+            self.refresh(events=False)
         self._arm(now)
 
     def _arm(self, now: datetime) -> None:
         times = [e.at for e in self._events[:1]] + [at for at, _ in self._snoozed]
+        if self._rows_back_at is not None:
+            times.append(self._rows_back_at)
         if not times:
             self.timer.stop()
             self._armed_for = None
@@ -642,9 +713,8 @@ class NotificationController(QObject):
 
     def _mark_seen(self, note: Note) -> None:
         if note.notification_ids:
-            ids = list(note.notification_ids)
-            self.window.executor.submit(self.ws.mark_notifications_seen, ids,
-                                        label="notifications seen")
+            self._submit(self.ws.mark_notifications_seen, list(note.notification_ids),
+                         label="notifications seen")
 
     def snooze_presets(self) -> list[tuple[str, Any]]:
         now = self.now()
@@ -673,34 +743,36 @@ class NotificationController(QObject):
         when = self.now() + until if isinstance(until, timedelta) else until
         for nid in note.notification_ids:
             self._shown_rows.discard(nid)
-            self.window.executor.submit(self.ws.snooze_notification, nid, when,
-                                        label="snooze notification")
-        if not note.notification_ids:
+            self._submit(self.ws.snooze_notification, nid, when, label="snooze notification")
+        if note.notification_ids:
+            # Re-read so the timer is armed for the row's return (next_notification_at).
+            self.refresh(events=False)
+        else:
             self._snoozed.append((when, note))
             self._arm(self.now())
 
-    def open_lead(self, lead_id: uuid.UUID) -> None:
-        """Bring the lead up in the main window (clearing filters if they hide it)."""
+    def open_lead(self, lead_id: uuid.UUID) -> bool:
+        """Bring the lead up in the main window, clearing filters that hide it.
+
+        Opening goes through the window's own selection, so its wrap-up rule
+        still applies to the lead the rep is leaving. False (with a status
+        message) when the lead is not in this queue any more.
+        """
         window = self.window
-        opener = getattr(window, "open_lead", None)
-        if opener is not None:
-            opener(lead_id)
-            return
         if window.isMinimized():
             window.showNormal()
         window.raise_()
         window.activateWindow()
-        row = window.model.row_of(lead_id)
-        if row < 0 and hasattr(window, "search"):
+        if window.model.row_of(lead_id) < 0 and hasattr(window, "search"):
             window.search.clear()
             for combo in ("section_filter", "priority_filter", "source_filter"):
                 widget = getattr(window, combo, None)
                 if widget is not None:
                     widget.setCurrentIndex(0)
-            row = window.model.row_of(lead_id)
+        row = window.model.row_of(lead_id)
         if row >= 0:
             window.select_row(row)
-        else:
-            # Not in this queue (e.g. already reassigned): show it in the preview anyway.
-            window._preview_lead = lead_id
-            window.load_preview(lead_id)
+            return True
+        window.statusBar().showMessage(
+            "That lead is no longer in your queue (reassigned or closed).", 10_000)
+        return False
