@@ -117,6 +117,20 @@ def test_init_twice_changes_nothing(fresh: Installation,
     assert snapshot(fresh) == before
 
 
+def test_init_drops_a_policy_it_did_not_declare(fresh: Installation) -> None:
+    """Policies are OR-ed: a leftover one would keep granting what it granted."""
+    admin.init(fresh.url, role_prefix=fresh.prefix)
+    before = snapshot(fresh)
+    with fresh.su() as con:
+        con.execute(f'CREATE POLICY lq_leads_leftover ON leads FOR SELECT TO "{fresh.prefix}rep" '
+                    "USING (true)")
+    assert admin.init(fresh.url).changed
+    with fresh.su() as con:
+        assert con.execute("SELECT count(*) FROM pg_policy WHERE polname = 'lq_leads_leftover'"
+                           ).fetchone() == (0,)
+    assert snapshot(fresh) == before
+
+
 def test_init_refuses_a_role_that_cannot_create_roles(
         fresh: Installation, capsys: pytest.CaptureFixture[str]) -> None:
     weak = fresh.login("installer")

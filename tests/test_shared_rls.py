@@ -77,6 +77,15 @@ def world(pg_server_url: str) -> Iterator[World]:
                 con.execute("INSERT INTO audit_log (id, at, actor_id, actor, entity, change) "
                             "VALUES (gen_random_uuid(), now(), %s, 'app', 'lead', '{}')",
                             (users[short],))
+            # A1 and P1 are enrolled in a cadence
+            cadence = con.execute(
+                "INSERT INTO cadences (id, version, name, active, skip_weekends, recycle_days) "
+                "VALUES (gen_random_uuid(), 1, 'Inbound', true, true, 90) RETURNING id"
+            ).fetchone()[0]
+            for name in ("A1", "P1"):
+                con.execute("INSERT INTO cadence_enrollments (id, version, lead_id, cadence_id, "
+                            "status, enrolled_at, current_step) VALUES (gen_random_uuid(), 1, "
+                            "%s, %s, 'active', now(), 1)", (leads[name], cadence))
             # bob holds B1 under a lease (as a claim would leave it)
             b1_epoch = con.execute("SELECT nextval('lq_lease_epoch')").fetchone()[0]
             con.execute("INSERT INTO lead_leases (id, lead_id, holder_id, epoch, leased_at, "
@@ -349,6 +358,42 @@ def test_rep_cannot_insert_a_lead_for_another_rep(world: World, client: str) -> 
                   f"'Planted', 'Lead', '{world.users['bob']}', '{world.teams['East']}', 2, "
                   "'high_intent', 'new', now())")
     denied(out, "row-level security")
+
+
+def _activity(world: World, who: str, lead: str) -> str:
+    return ("INSERT INTO activities (id, lead_id, kind, direction, at, author_id, body, "
+            f"created_at) VALUES (gen_random_uuid(), '{world.leads[lead]}', 'call', "
+            f"'outbound', now(), '{world.users[who]}', 'called', now()) RETURNING lead_id")
+
+
+def test_rep_cannot_log_an_activity_on_another_reps_lead(world: World, client: str) -> None:
+    denied(attempt(world, client, "ann", _activity(world, "ann", "B1")), "row-level security")
+
+
+def test_rep_cannot_log_an_activity_on_an_unclaimed_pool_lead(world: World,
+                                                              client: str) -> None:
+    """Working a pool lead starts with a claim; logging a call on it would bypass that."""
+    denied(attempt(world, client, "ann", _activity(world, "ann", "P1")), "row-level security")
+
+
+def test_rep_cannot_log_an_activity_in_another_reps_name(world: World, client: str) -> None:
+    denied(attempt(world, client, "ann", _activity(world, "bob", "A1")), "row-level security")
+
+
+def test_rep_logs_activities_on_own_lead(world: World, client: str) -> None:
+    out = attempt(world, client, "ann", _activity(world, "ann", "A1"))
+    assert out.ok and lead_names(world, out) == {"A1"}
+
+
+def test_rep_cannot_change_a_pool_leads_cadence(world: World, client: str) -> None:
+    out = attempt(world, client, "ann",
+                  "UPDATE cadence_enrollments SET status = 'stopped' "
+                  f"WHERE lead_id = '{world.leads['P1']}' RETURNING lead_id")
+    assert out.ok and out.rows == []
+    out = attempt(world, client, "ann",
+                  "UPDATE cadence_enrollments SET current_step = current_step "
+                  f"WHERE lead_id = '{world.leads['A1']}' RETURNING lead_id")
+    assert out.ok and lead_names(world, out) == {"A1"}  # own lead: allowed
 
 
 # --- attempts by a team lead --------------------------------------------------------------

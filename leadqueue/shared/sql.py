@@ -107,6 +107,14 @@ def _lead_visible(alias_col: str) -> str:
     return f"EXISTS (SELECT 1 FROM leads l WHERE l.id = {alias_col})"
 
 
+def _lead_worked_by_me(alias_col: str) -> str:
+    # Leads the caller works: their own, or (a team lead) their team's. A pool
+    # lead is visible to the whole team but worked only after a claim, so
+    # nobody logs calls on it or changes its cadence before claiming it.
+    return (f"EXISTS (SELECT 1 FROM leads l WHERE l.id = {alias_col} "
+            f"AND (l.owner_id = {ME} OR ({IS_LEAD} AND l.team_id = {TEAM})))")
+
+
 POLICIES: tuple[Policy, ...] = (
     # leads
     Policy("leads", "lq_leads_read", "SELECT",
@@ -121,7 +129,8 @@ POLICIES: tuple[Policy, ...] = (
     # activities: append-only, visible with their lead
     Policy("activities", "lq_activities_read", "SELECT", _lead_visible("activities.lead_id")),
     Policy("activities", "lq_activities_insert", "INSERT", None,
-           f"({IS_ADMIN} OR author_id = {ME}) AND {_lead_visible('activities.lead_id')}"),
+           f"{IS_ADMIN} OR (author_id = {ME} "
+           f"AND {_lead_worked_by_me('activities.lead_id')})"),
     # users
     Policy("users", "lq_users_read", "SELECT", f"{IS_ADMIN} OR id = {ME} OR team_id = {TEAM}"),
     Policy("users", "lq_users_update", "UPDATE", f"{IS_ADMIN} OR id = {ME}",
@@ -151,9 +160,12 @@ POLICIES: tuple[Policy, ...] = (
     Policy("templates", "lq_templates_admin", "ALL", IS_ADMIN, IS_ADMIN),
     Policy("cadence_enrollments", "lq_cadence_enrollments_read", "SELECT",
            _lead_visible("cadence_enrollments.lead_id")),
-    Policy("cadence_enrollments", "lq_cadence_enrollments_write", "ALL",
-           f"{IS_ADMIN} OR {_lead_visible('cadence_enrollments.lead_id')}",
-           f"{IS_ADMIN} OR {_lead_visible('cadence_enrollments.lead_id')}"),
+    Policy("cadence_enrollments", "lq_cadence_enrollments_insert", "INSERT", None,
+           f"{IS_ADMIN} OR {_lead_worked_by_me('cadence_enrollments.lead_id')}"),
+    Policy("cadence_enrollments", "lq_cadence_enrollments_update", "UPDATE",
+           f"{IS_ADMIN} OR {_lead_worked_by_me('cadence_enrollments.lead_id')}",
+           f"{IS_ADMIN} OR {_lead_worked_by_me('cadence_enrollments.lead_id')}"),
+    Policy("cadence_enrollments", "lq_cadence_enrollments_delete", "DELETE", IS_ADMIN),
     # worker state
     # a team lead sees the counters of their own team's members only
     Policy("routing_state", "lq_routing_state_read", "SELECT",
