@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -140,6 +140,22 @@ class PoolDb:
         return dict(self.q("SELECT owner_id, count(*) FROM leads GROUP BY owner_id"))
 
 
+def add_pool(db: PoolDb, team: str, n: int, **cols: object) -> list[uuid.UUID]:
+    """``n`` unclaimed leads in ``team``'s pool."""
+    tid = db.team(team)
+    ids = [uuid7() for _ in range(n)]
+    created = cols.pop("created_at", datetime.now(UTC) - timedelta(hours=1))
+    with db.su() as con, con.cursor().copy(
+            "COPY leads (id, version, first_name, last_name, email, team_id, priority, "
+            "lead_class, status, created_at, attempts, score, do_not_contact, score_breakdown, "
+            "data_issues, sla_due_at) FROM STDIN") as copy:
+        for i, lead_id in enumerate(ids):
+            copy.write_row((lead_id, 1, f"P{i}", team, f"{lead_id.hex}@pool.test", tid,
+                            cols.get("priority", 3), "qualification_needed", "new", created,
+                            0, cols.get("score", 0), False, "[]", "[]", cols.get("sla_due_at")))
+    return ids
+
+
 def table_digest(db: PoolDb, tables: tuple[str, ...] = (
         "leads", "activities", "audit_log", "routing_state", "notifications", "intake",
         "lead_leases", "users", "teams", "accounts", "routing_rules")) -> dict[str, str]:
@@ -151,4 +167,4 @@ def table_digest(db: PoolDb, tables: tuple[str, ...] = (
     return out
 
 
-__all__ = ["PASSWORD", "PoolDb", "table_digest"]
+__all__ = ["PASSWORD", "PoolDb", "add_pool", "table_digest"]

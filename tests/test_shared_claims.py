@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from pool_support import PoolDb
+from pool_support import PoolDb, add_pool
 
 from leadqueue.cli import main
 from leadqueue.ids import uuid7
@@ -40,22 +40,6 @@ def db(pg_server_url: str) -> Iterator[PoolDb]:
 def real_time(db: PoolDb) -> Iterator[None]:
     yield
     db.set_now(None)
-
-
-def add_pool(db: PoolDb, team: str, n: int, **cols: object) -> list[uuid.UUID]:
-    """``n`` unclaimed leads in ``team``'s pool."""
-    tid = db.team(team)
-    ids = [uuid7() for _ in range(n)]
-    created = cols.pop("created_at", datetime.now(UTC) - timedelta(hours=1))
-    with db.su() as con, con.cursor().copy(
-            "COPY leads (id, version, first_name, last_name, email, team_id, priority, "
-            "lead_class, status, created_at, attempts, score, do_not_contact, score_breakdown, "
-            "data_issues, sla_due_at) FROM STDIN") as copy:
-        for i, lead_id in enumerate(ids):
-            copy.write_row((lead_id, 1, f"P{i}", team, f"{lead_id.hex}@pool.test", tid,
-                            cols.get("priority", 3), "qualification_needed", "new", created,
-                            0, cols.get("score", 0), False, "[]", "[]", cols.get("sla_due_at")))
-    return ids
 
 
 class Spy:
