@@ -60,3 +60,13 @@ def test_offline_or_local_only_is_refused_in_plain_words(local_engine) -> None: 
         ws.claim_next()
     with pytest.raises(ActionRefused, match="You are offline"):
         ws.release(me.id)
+
+
+def test_on_the_shared_database_you_are_who_you_connect_as(db: PoolDb) -> None:
+    db.person("Aaron", team="Desk")  # first rep alphabetically, but not me
+    me = db.login("zed", team="Desk")
+    engine = make_engine(db.url_of("zed"))
+    try:
+        assert Workspace.open(engine).me.id == me
+    finally:
+        engine.dispose()
