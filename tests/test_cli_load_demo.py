@@ -208,3 +208,29 @@ def test_load_needs_db(tmp_path: Path, capsys: Capture) -> None:
         main(["load", str(_write(tmp_path / "d.json", _doc()))])
     assert exc.value.code == 2
     assert "--db" in capsys.readouterr().err
+
+
+def test_load_into_a_shared_database_url(pg_engine: Any, pg_database_url: str, tmp_path: Path,
+                                         capsys: Capture) -> None:
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:8]
+    doc = _doc()
+    doc["teams"][0]["name"] = f"East {tag}"
+    doc["users"][0].update(email=f"ann-{tag}@example.com", team=f"East {tag}")
+    doc["leads"][0].update(external_id=f"L1-{tag}", owner=f"ann-{tag}@example.com")
+    doc["leads"][1]["external_id"] = f"L2-{tag}"
+    doc["activities"][0].update(lead=f"L1-{tag}", author=f"ann-{tag}@example.com")
+    path = _write(tmp_path / "d.json", doc)
+    assert main(["load", "--db", pg_database_url, str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "loaded 1 teams, 1 users, 2 leads" in out and "postgresql://" in out
+    with pg_engine.connect() as con:
+        attempts = con.execute(text("SELECT attempts FROM leads WHERE external_id = :x"),
+                               {"x": f"L1-{tag}"}).scalar()
+    assert attempts == 1
+    # The same document again: every row is a duplicate, nothing is written.
+    assert main(["load", "--db", pg_database_url, str(path)]) == 2
+    assert "already exists in this database" in capsys.readouterr().err
