@@ -378,3 +378,27 @@ def test_submit_helper_round_trip(db: PoolDb) -> None:
     iid = submit(db.engine, good(60), received_at=NOW, source_system="helper")
     assert process_intake(db.engine, NOW).created == 1
     assert db.one("SELECT outcome FROM intake WHERE id = %s", (iid,)) == "created"
+
+
+def test_the_workers_shared_pass_and_its_wake_up(db: PoolDb) -> None:
+    from leadqueue.ids import uuid7
+    from leadqueue.shared.intake import shared_pass
+    from leadqueue.shared.live import IntakeWaker
+
+    waker = IntakeWaker(db.url)
+    try:
+        assert waker.wait(0.05) is False
+        submit(db.engine, good(70), received_at=NOW, source_system="pass")
+        assert waker.wait(5) is True
+        stray = uuid7()
+        db.q("INSERT INTO leads (id, version, first_name, last_name, email, country, priority, "
+             "lead_class, status, created_at, attempts, score, do_not_contact, score_breakdown, "
+             "data_issues) VALUES (%s, 1, 'Stray', 'Lead', %s, 'US', 3, "
+             "'qualification_needed', 'new', %s, 0, 0, false, '[]', '[]')",
+             (stray, f"{stray.hex}@x.io", NOW))
+        done = shared_pass(db.engine, NOW)
+    finally:
+        waker.close()
+    assert (done.intake.created, done.routed) == (1, 1)
+    assert db.one("SELECT owner_id FROM leads WHERE id = %s", (stray,)) in (db.ann, db.bob)
+    assert done.lines()[0].startswith("intake: 1 item")

@@ -735,3 +735,45 @@ def submit(engine: Engine, payload: Mapping[str, Any], *, received_at: datetime,
             id=intake_id, received_at=received_at, source_system=source_system,
             payload=dict(payload)))
     return intake_id
+
+
+@dataclass
+class SharedPass:
+    """What :func:`shared_pass` did."""
+
+    intake: IntakeSummary
+    routed: int = 0
+    expired: int = 0
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.intake.total:
+            out.append(f"intake: {self.intake.line()}")
+            out.extend(f"  {i.line()}" for i in self.intake.items if i.outcome == "rejected")
+        if self.routed:
+            out.append(f"routed {self.routed} lead{'s' if self.routed != 1 else ''} that "
+                       "arrived without routing")
+        if self.expired:
+            out.append(f"{self.expired} expired claim{'s' if self.expired != 1 else ''} "
+                       "returned to the pool")
+        return out
+
+
+def shared_pass(engine: Engine, now: datetime) -> SharedPass:
+    """The worker's shared-database duties besides the rule engine: process the
+    intake table, route leads written without routing, return expired claims
+    to the pool. Each step commits on its own; safe with several workers."""
+    from sqlalchemy import text
+
+    from .routing_store import route_unassigned
+
+    done = SharedPass(process_intake(engine, now))
+    while True:
+        with engine.begin() as conn:
+            n = route_unassigned(conn, now)
+        done.routed += n
+        if n == 0:
+            break
+    with engine.begin() as conn:
+        done.expired = int(conn.execute(text("SELECT lq_expire_leases()")).scalar() or 0)
+    return done

@@ -243,3 +243,52 @@ class LeadListener:
             if lead_id not in now_known:
                 self._emit(Notice("unassigned", lead_id, None, catch_up=True))
         self._emit(Notice("reconnected", None, None, catch_up=True))
+
+
+class IntakeWaker:
+    """Wakes the worker when another system inserts into ``intake``.
+
+    ``wait(timeout)`` returns True as soon as a row arrived (or was already
+    waiting when the connection was made), False after ``timeout``. A lost
+    connection is reopened on the next wait; meanwhile it waits like a timer,
+    so the worker's polling interval remains the fallback.
+    """
+
+    def __init__(self, url: str) -> None:
+        from .admin import libpq_url
+
+        self.url = libpq_url(url)
+        self._conn: Any = None
+
+    def _connect(self) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                     application_name="leadqueue-worker-wake")
+        self._conn.execute("LISTEN lq_intake")
+
+    def wait(self, timeout: float) -> bool:
+        import time
+
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        try:
+            if self._conn is None:
+                self._connect()
+            for _ in self._conn.notifies(timeout=max(0.0, deadline - time.monotonic()),
+                                         stop_after=1):
+                return True
+            return False
+        except psycopg.Error:
+            self.close()
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            return False
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken
+                pass
