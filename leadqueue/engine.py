@@ -519,7 +519,8 @@ def escalation_plan(ctx: Context, lead: Mapping[str, Any], steps: list[Escalatio
             p.notify(first_owner, NotificationLevel.NORMAL, f"Moved to the team pool: {name}",
                      d.reason, d.key + ":from")
             for tl in ctx.team_leads(lead["team_id"], first_owner):
-                p.notify(tl, NotificationLevel.NORMAL, f"In the pool, not yet worked: P{pri} {name}",
+                p.notify(tl, NotificationLevel.NORMAL,
+                         f"In the pool, not yet worked: P{pri} {name}",
                          d.reason, d.key + ":pool")
     return p
 
@@ -595,6 +596,11 @@ def advance(p: Plan, enr: dict[str, Any], acts: Sequence[Any], *, is_new: bool =
                                          cadence.skip_weekends if cadence else True)
         if decision.action is CadenceAction.SCHEDULE:
             assert decision.step is not None and decision.due_at is not None
+            since_touch = enr.pop("_last_touch", None)
+            if since_touch is not None and any(t > since_touch for t in touches):
+                # A later touch already did this step too: count it, no scheduling.
+                _enr_change(p, enr, is_new, step_scheduled_at=since_touch)
+                continue
             if p.get("next_step_at") is not None and not is_cadence_step(p.get("next_step")):
                 # A next step a person chose (a promised callback, say) comes
                 # first; the cadence step follows once it is done or cleared.
@@ -604,7 +610,7 @@ def advance(p: Plan, enr: dict[str, Any], acts: Sequence[Any], *, is_new: bool =
                 f": {step.template_name}" if step.template_name else "")
             diff = p.set(next_step=text, next_step_kind=_CHANNEL_STEP_KIND[step.channel],
                          next_step_at=decision.due_at)
-            _enr_change(p, enr, is_new, step_scheduled_at=enr.pop("_last_touch", None) or now)
+            _enr_change(p, enr, is_new, step_scheduled_at=since_touch or now)
             p.audit("cadence_schedule", diff, decision.reason)
             p.line("cadence:scheduled",
                    f"{p.name}: {text} due {decision.due_at:%Y-%m-%d %H:%M} UTC")
@@ -705,7 +711,8 @@ def cadence_candidates(session: Session, now: datetime) -> list[uuid.UUID]:
         .distinct().order_by(E.c.lead_id)))
 
 
-def _enr_dicts(session: Session, ctx: Context, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+def _enr_dicts(session: Session, ctx: Context,
+               lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
     stmt = _lock(select(E).where(E.c.lead_id.in_(list(lead_ids)),
                                  E.c.status == EnrollmentStatus.ACTIVE,
                                  E.c.deleted_at.is_(None)).order_by(E.c.enrolled_at), session, ctx)
@@ -808,7 +815,10 @@ def rescore(p: Plan, activities: Sequence[Any], promoted: bool) -> None:
     if diff:
         p.audit("scoring", diff, "score " + ", ".join(
             f"{b['rule']} {b['points']:+d}" for b in result.breakdown) + f" = {result.score}")
-        p.line("score:updated", f"{p.name}: score {lead['score']} -> {result.score}")
+        if "score" in diff:
+            p.line("score:updated", f"{p.name}: score {lead['score']} -> {result.score}")
+        else:  # e.g. a loaded score: it stands, its breakdown is recorded
+            p.line("score:breakdown", f"{p.name}: score {result.score} explained")
     stamp = max(t for t in (p.ctx.now, lead["updated_at"], lead["last_action_at"]) if t)
     p.changes["scored_at"] = stamp
     if lead["status"] not in ACTIVE:

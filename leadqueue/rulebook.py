@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -288,7 +289,8 @@ def _text(fld: str, value: Any, max_len: int, *, required: bool = True) -> str |
     return text
 
 
-def validate_business_hours(bh: BusinessHoursSpec, prefix: str = "business_hours") -> BusinessHoursSpec:
+def validate_business_hours(bh: BusinessHoursSpec,
+                            prefix: str = "business_hours") -> BusinessHoursSpec:
     zone = _zone(f"{prefix}.timezone", bh.timezone)
     days = list(bh.working_days or ())
     for i, d in enumerate(days):
@@ -406,7 +408,7 @@ def validate_cadence(spec: CadenceSpec, template_channels: Mapping[str, str]) ->
         assert day is not None
         clean.append((i, CadenceStepSpec(position, day, channel, template, local)))
     clean.sort(key=lambda t: t[1].position)
-    for (_, before), (i, after) in zip(clean, clean[1:], strict=False):
+    for (_, before), (i, after) in pairwise(clean):
         if after.day_offset < before.day_offset:
             raise RuleError(f"steps[{i}].day_offset",
                             f"day {after.day_offset} comes before day {before.day_offset} of "

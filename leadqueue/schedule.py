@@ -162,7 +162,8 @@ def _sla_events(row: Any, rules: ActiveRules, fired: dict[str, datetime], now: d
     deadline = first_response_deadline(row.created_at, policy.target)
     if deadline is not None and now <= deadline <= until:
         out.append(DueEvent(deadline, row.id, name, "sla_deadline",
-                            "urgent" if p1 else "normal", f"First response due: P{row.priority} {name}",
+                            "urgent" if p1 else "normal",
+                            f"First response due: P{row.priority} {name}",
                             f"P{row.priority} first-response target reached at "
                             f"{deadline:%H:%M} UTC"))
     timing = with_firings(_timing(row), fired)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from conftest import T0
 from sqlalchemy import select
 
 from leadqueue.clock import FakeClock
@@ -27,8 +28,6 @@ from leadqueue.rulebook import (
     validate_template_spec,
 )
 from leadqueue.workspace import Workspace
-
-from conftest import T0
 
 DOC = {
     "teams": [{"name": "Americas", "timezone": "America/New_York"},
@@ -153,9 +152,9 @@ def test_bad_cadences_are_refused_naming_the_field(steps, field: str, words: str
 
 
 def test_cadence_name_and_recycle_days_are_checked() -> None:
-    with pytest.raises(RuleError, match="^name: is empty"):
+    with pytest.raises(RuleError, match=r"^name: is empty"):
         validate_cadence(CadenceSpec("  ", STEPS), TEMPLATES)
-    with pytest.raises(RuleError, match="^recycle_days: "):
+    with pytest.raises(RuleError, match=r"^recycle_days: "):
         validate_cadence(CadenceSpec("Mine", STEPS, recycle_days=0), TEMPLATES)
     clean = validate_cadence(CadenceSpec(" Mine ", tuple(reversed(STEPS))), TEMPLATES)
     assert clean.name == "Mine" and [s.position for s in clean.steps] == [1, 2]
@@ -165,11 +164,11 @@ def test_templates_with_unknown_merge_fields_are_refused() -> None:
     with pytest.raises(RuleError) as exc:
         validate_template_spec(TemplateSpec("T", "email", "Hi {frist_name}", "Re: {company}"))
     assert exc.value.field == "body" and "{frist_name}" in str(exc.value)
-    with pytest.raises(RuleError, match="^subject: .*lone"):
+    with pytest.raises(RuleError, match=r"^subject: .*lone"):
         validate_template_spec(TemplateSpec("T", "email", "Hi", "50% off {"))
-    with pytest.raises(RuleError, match="^channel: "):
+    with pytest.raises(RuleError, match=r"^channel: "):
         validate_template_spec(TemplateSpec("T", "pigeon", "Hi"))
-    with pytest.raises(RuleError, match="^body: is empty"):
+    with pytest.raises(RuleError, match=r"^body: is empty"):
         validate_template_spec(TemplateSpec("T", "email", "  "))
     ok = validate_template_spec(TemplateSpec("T", "email", "Hi {first_name}, {{literal}}"))
     assert ok.fields == ("first_name",)
@@ -229,11 +228,11 @@ def test_cadences_and_templates_round_trip(ws) -> None:  # type: ignore[no-untyp
     assert [s.position for s in fast.steps] == [1, 2] and fast.skip_weekends is False
     admin.save_cadence(replace(fast, steps=(*fast.steps, CadenceStepSpec(3, 9, "sms"))))
     assert admin.rule_book().cadence("Fast").steps[-1] == CadenceStepSpec(3, 9, "sms")
-    with pytest.raises(RuleError, match="^name: another cadence"):
+    with pytest.raises(RuleError, match=r"^name: another cadence"):
         admin.save_cadence(replace(saved, id=None, steps=saved.steps[:1]))
-    with pytest.raises(RuleError, match="^name: another template"):
+    with pytest.raises(RuleError, match=r"^name: another template"):
         admin.save_template(TemplateSpec("Quick call", "call", "Hi"))
-    with pytest.raises(RuleError, match="^channel: cadence steps"):
+    with pytest.raises(RuleError, match=r"^channel: cadence steps"):
         admin.save_template(replace(admin.rule_book().template("Quick call"), channel="email"))
 
 
@@ -260,9 +259,9 @@ def test_quiet_hours(ws, local_engine) -> None:  # type: ignore[no-untyped-def]
         row = con.execute(select(User.quiet_hours_start, User.quiet_hours_end)
                           .where(User.email == "rep@x.com")).one()
     assert tuple(row) == ("21:00", "07:30")
-    with pytest.raises(RuleError, match="^quiet_hours_end: "):
+    with pytest.raises(RuleError, match=r"^quiet_hours_end: "):
         rep.set_quiet_hours("21:00", None)
-    with pytest.raises(RuleError, match="^quiet_hours_start: "):
+    with pytest.raises(RuleError, match=r"^quiet_hours_start: "):
         rep.set_quiet_hours("9pm", "07:00")
     rep.set_quiet_hours(None, None)
     with local_engine.connect() as con:

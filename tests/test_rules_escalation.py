@@ -126,8 +126,9 @@ def test_catch_up_when_the_worker_was_never_running() -> None:
 
 # --------------------------------------------------------------------------- business hours
 
+# Good Friday and Easter Monday are holidays.
 BERLIN = BusinessHours("Europe/Berlin", frozenset({1, 2, 3, 4, 5}), time(9), time(17),
-                       frozenset({date(2026, 4, 3), date(2026, 4, 6)}))  # Good Friday, Easter Monday
+                       frozenset({date(2026, 4, 3), date(2026, 4, 6)}))
 
 
 def test_ladder_pauses_over_night_weekend_and_holidays() -> None:

@@ -210,7 +210,10 @@ def ladder_anchor(lead: LeadTiming, policy: EscalationPolicy) -> datetime | None
     return deadline
 
 
-def ladder_times(lead: LeadTiming, policy: EscalationPolicy) -> list[tuple[datetime, int, LadderStage]]:
+Schedule = list[tuple[datetime, int, LadderStage]]
+
+
+def ladder_times(lead: LeadTiming, policy: EscalationPolicy) -> Schedule:
     """Every stage of this assignment's ladder with its due time, covered or not."""
     anchor = ladder_anchor(lead, policy)
     if anchor is None:
@@ -220,7 +223,7 @@ def ladder_times(lead: LeadTiming, policy: EscalationPolicy) -> list[tuple[datet
     return sorted(out, key=lambda t: (t[0], t[1]))
 
 
-def ladder_schedule(lead: LeadTiming, policy: EscalationPolicy) -> list[tuple[datetime, int, LadderStage]]:
+def ladder_schedule(lead: LeadTiming, policy: EscalationPolicy) -> Schedule:
     """The stages this assignment's ladder can still fire (fired or not)."""
     if not escalates(lead):
         return []
@@ -268,7 +271,8 @@ def _pending(lead: LeadTiming, policy: EscalationPolicy,
         key = ack_key(lead, action)
         if key in fired:
             continue
-        minutes = policy.ack_backup_minutes if action == AckAction.TO_BACKUP else policy.ack_pool_minutes
+        minutes = (policy.ack_backup_minutes if action == AckAction.TO_BACKUP
+                   else policy.ack_pool_minutes)
         found.append(StageDecision(
             key, "ack_timeout", action, due, True, i,
             f"P{lead.priority} lead neither opened nor worked {minutes} min after assignment",
