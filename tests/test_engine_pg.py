@@ -149,3 +149,29 @@ def test_two_worker_processes_at_once(pg_store) -> None:  # type: ignore[no-unty
     state = _state(engine)
     assert state["dup_audit"] == 0 and state["max_enrollments"] == 1
     assert run_pass(engine, at).total == 0
+
+
+def test_the_worker_does_the_shared_duties_on_an_installed_database(
+        pg_server_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """On a database set up by ``admin init`` one worker pass also processes
+    the intake table and routes the new lead, then the rules enrol it."""
+    from pool_support import PoolDb
+
+    from leadqueue.cli import main
+    from leadqueue.shared.intake import submit
+
+    db = PoolDb(pg_server_url)
+    try:
+        ann = db.person("Ann")
+        db.rule("Everything", "round_robin", target_team="Alpha")
+        submit(db.engine, {"first_name": "Wendy", "last_name": "Web", "country": "US",
+                           "email": "wendy@example.com"}, received_at=T0, source_system="web")
+        assert main(["worker", "--db", db.url, "--once", "--at", T0.isoformat()]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("intake: 1 item")
+        assert "Wendy Web: enrolled in 'Default inbound'" in out
+        assert db.one("SELECT owner_id FROM leads WHERE first_name = 'Wendy'") == ann
+        assert main(["worker", "--db", db.url, "--once", "--at", T0.isoformat()]) == 0
+        assert "applied 0 decisions" in capsys.readouterr().out
+    finally:
+        db.close()

@@ -2,7 +2,11 @@
 
 One pass applies due escalation stages, acknowledgement timeouts, recycle
 dates, cadence enrolment and steps, lifecycle moves and scoring
-(``leadqueue.engine.run_pass``) and prints what it decided. Without
+(``leadqueue.engine.run_pass``) and prints what it decided. On a shared
+PostgreSQL database set up by ``admin init`` it first does the shared
+duties (``leadqueue.shared.intake.shared_pass``: the intake table, leads
+written without routing, expired claims), and between passes it wakes as
+soon as another system inserts into ``intake``. Without
 ``--once`` it repeats every ``--interval`` seconds until stopped (Ctrl-C or
 SIGTERM end it between passes; killing it mid-pass is safe too: each batch is
 one transaction and the next pass redoes what did not commit). Several
@@ -61,12 +65,24 @@ def run(args: argparse.Namespace) -> int:
     engine = open_database(args.db, create=False)
     clock = SystemClock()
     stop = threading.Event()
+    shared = not args.dry_run and _shared_duties(engine)
+    waker = None
     if not args.once:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        if shared:
+            from ..shared.live import IntakeWaker
+
+            waker = IntakeWaker(engine.url.render_as_string(hide_password=False))
     try:
         while True:
+            now = at or clock.now()
             try:
-                summary = run_pass(engine, at or clock.now(), dry_run=args.dry_run)
+                if shared:
+                    from ..shared.intake import shared_pass
+
+                    for line in shared_pass(engine, now).lines():
+                        print(line)
+                summary = run_pass(engine, now, dry_run=args.dry_run)
             except StoreError:
                 raise
             except Exception as exc:  # the database went away mid-pass: retry later
@@ -78,10 +94,32 @@ def run(args: argparse.Namespace) -> int:
                       f"{args.interval:g} s", file=sys.stderr)
             else:
                 _print(summary, args.show)
-            if args.once or stop.wait(args.interval):
+            if args.once:
+                return 0
+            if waker is not None:
+                waker.wait(args.interval)  # early when a new intake row arrives
+                if stop.is_set():
+                    return 0
+            elif stop.wait(args.interval):
                 return 0
     finally:
+        if waker is not None:
+            waker.close()
         engine.dispose()
+
+
+def _shared_duties(engine) -> bool:  # type: ignore[no-untyped-def]
+    """Whether this is a shared database with ``admin init``'s functions."""
+    if engine.dialect.name != "postgresql":
+        return False
+    from sqlalchemy import text
+
+    with engine.connect() as con:
+        if con.execute(text("SELECT to_regproc('lq_expire_leases') IS NOT NULL")).scalar():
+            return True
+    print("leadqueue worker: intake, routing and claim expiry skipped: run "
+          "'leadqueue admin init' on this database to enable them", file=sys.stderr)
+    return False
 
 
 def _print(summary, show: int) -> None:  # type: ignore[no-untyped-def]
