@@ -56,7 +56,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -102,9 +102,9 @@ class Note:
 
     @property
     def body(self) -> str:
-        """The text under the title: who, and why now."""
-        if self.kind == "batch" or not self.lead_name:
-            return self.reason
+        """The text under the title: who (unless the title names them), and why now."""
+        if self.kind == "batch" or not self.lead_name or self.lead_name in self.title:
+            return self.reason or self.lead_name
         return f"{self.lead_name} — {self.reason}" if self.reason else self.lead_name
 
     @property
@@ -400,6 +400,12 @@ class PlyerNotifier:
 
 # -- quiet hours ----------------------------------------------------------------------------
 
+
+def local_zone() -> tzinfo:
+    """This computer's time zone (a fixed offset where the OS names none)."""
+    return datetime.now().astimezone().tzinfo or ZoneInfo("UTC")
+
+
 #: Which notes still pop up during quiet hours.
 BREAKTHROUGH_URGENT_P1 = "urgent_p1"
 BREAKTHROUGH_URGENT = "urgent"
@@ -416,19 +422,24 @@ class QuietHours:
 
     start: time
     end: time
-    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    zone: tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
     breakthrough: str = BREAKTHROUGH_URGENT_P1
 
     @classmethod
     def parse(cls, start: str | None, end: str | None, zone_name: str | None = None,
               breakthrough: str = BREAKTHROUGH_URGENT_P1) -> QuietHours | None:
-        """From the stored "HH:MM" pair; None when either side is unset."""
+        """From the stored "HH:MM" pair; None when either side is unset.
+
+        Without a zone name the times are read in this computer's zone: quiet
+        hours are the rep's own time, and the app runs on the rep's computer.
+        """
         if not start or not end:
             return None
         from .rules.sla import parse_hhmm, zone_or_utc
 
+        zone = zone_or_utc(zone_name) if zone_name else local_zone()
         return cls(parse_hhmm(start, "quiet hours start"), parse_hhmm(end, "quiet hours end"),
-                   zone_or_utc(zone_name), breakthrough)
+                   zone, breakthrough)
 
     def active(self, now: datetime) -> bool:
         if self.start == self.end:

@@ -403,3 +403,36 @@ def test_real_core_countdown_colour_changes_at_deadline_and_ladder_stages(  # ty
     stage = [c.name() for c in STAGE_COLORS]
     # Orange in the last minutes, red from the deadline, then one colour per stage.
     assert seen == ["#d35400", stage[0], stage[0], stage[1], stage[2], stage[3]]
+
+
+def test_quiet_hours_saved_from_the_dialog_apply_at_once(qtbot, real_parts) -> None:  # type: ignore[no-untyped-def]
+    from leadqueue.model import User
+    from leadqueue.store import session_scope
+
+    win, controller, os_notifier, ws, clock, _ids = real_parts
+    start(qtbot, win, controller)
+    action = win.findChild(object, "action_quiet_hours")
+    assert action is not None
+    dialog = controller.ask_quiet_hours()
+    qtbot.addWidget(dialog)
+    # A bad time: the core's refusal shows in the dialog, which stays open.
+    dialog.none.setChecked(False)
+    dialog.start.setText("25:00")
+    dialog.end.setText("07:00")
+    with qtbot.waitSignal(controller.sig_quiet_hours_refused, timeout=5_000):
+        dialog.sig_ok.emit()
+    assert "quiet_hours_start" in dialog.error.text() and dialog.isVisible()
+    # Quiet all day long (00:00-23:59 here): saved in the core and applied now.
+    dialog.start.setText("00:00")
+    dialog.end.setText("23:59")
+    with qtbot.waitSignal(controller.sig_quiet_hours_saved, timeout=5_000):
+        dialog.sig_ok.emit()
+    assert not dialog.isVisible()
+    with session_scope(ws.engine) as s:
+        user = s.get(User, ws.me.id)
+        assert (user.quiet_hours_start, user.quiet_hours_end) == ("00:00", "23:59")
+    assert controller.quiet_hours is not None
+    # The P1 lead's deadline is urgent on a P1 lead: it still pops up.
+    clock.set(T0 + timedelta(minutes=3))
+    controller.timer.timeout.emit()
+    assert [n.level for n in os_notifier.notes] == [URGENT]

@@ -151,6 +151,10 @@ def test_note_from_a_due_event() -> None:
     assert (n.title, n.lead_name, n.level, n.priority, n.kind) == (
         "P1 first response due", "Ada Lovelace", URGENT, 1, "sla_deadline")
     assert n.body == "Ada Lovelace — New P1 lead from the website, 5 min SLA"
+    # A title that already names the lead is not repeated in the body.
+    named = Note(title="First response due: P1 Ada Lovelace", lead_id=n.lead_id,
+                 lead_name="Ada Lovelace", reason="5 min SLA reached")
+    assert named.body == "5 min SLA reached"
 
 
 # -- the probe ------------------------------------------------------------------------------

@@ -359,6 +359,58 @@ def _same(a: Note, b: Note) -> bool:
     return (a.title, a.lead_id, a.reason, a.at) == (b.title, b.lead_id, b.reason, b.at)
 
 
+# -- quiet hours ---------------------------------------------------------------------------------
+
+
+class QuietHoursDialog(QtWidgets.QDialog):
+    """Ask for the rep's quiet hours: start and end as HH:MM, or none.
+
+    OK emits ``sig_ok`` and leaves the dialog open: the controller closes it
+    once the core saved the hours, or shows the core's refusal in it.
+    """
+
+    sig_ok = Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None, start: str | None = None,
+                 end: str | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("quiet_hours_dialog")
+        self.setWindowTitle("Quiet hours")
+        lay = QtWidgets.QVBoxLayout(self)
+        intro = QtWidgets.QLabel(
+            "No notifications pop up in these hours (your own time); urgent P1 "
+            "notifications still do. They wait in the banner instead.", self)
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        form = QtWidgets.QFormLayout()
+        self.none = QtWidgets.QCheckBox("No quiet hours", self)
+        self.start = QtWidgets.QLineEdit(start or "", self)
+        self.start.setPlaceholderText("22:00")
+        self.end = QtWidgets.QLineEdit(end or "", self)
+        self.end.setPlaceholderText("07:00")
+        self.none.toggled.connect(lambda on: (self.start.setDisabled(on), self.end.setDisabled(on)))
+        self.none.setChecked(not start and not end)
+        form.addRow("", self.none)
+        form.addRow("From", self.start)
+        form.addRow("Until", self.end)
+        lay.addLayout(form)
+        self.error = QtWidgets.QLabel("", self)
+        self.error.setStyleSheet("color:#c62828;")
+        self.error.setWordWrap(True)
+        lay.addWidget(self.error)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok
+            | QtWidgets.QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.sig_ok)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def value(self) -> tuple[str | None, str | None]:
+        if self.none.isChecked():
+            return None, None
+        return self.start.text().strip() or None, self.end.text().strip() or None
+
+
 # -- the controller ------------------------------------------------------------------------------
 
 
@@ -375,6 +427,10 @@ class NotificationController(QObject):
     sig_open_lead = Signal(object)
     #: The probe's verdict on plyer (a ProbeResult), once at start.
     sig_probed = Signal(object)
+    #: After my quiet hours were saved (the QuietHours now applied, or None).
+    sig_quiet_hours_saved = Signal(object)
+    #: The core refused my quiet hours (its message).
+    sig_quiet_hours_refused = Signal(str)
 
     _sig_probe_done = Signal(object)
     _sig_plyer_failed = Signal(object, object)  # (Note, exception), from plyer's thread
@@ -436,6 +492,10 @@ class NotificationController(QObject):
             self.banner.sig_dismissed.connect(self._on_dismissed)
             self.banner.set_snooze_presets(self.snooze_presets)
         self.sig_open_lead.connect(self.open_lead)
+        adder = getattr(window, "add_menu_action", None)
+        if adder is not None:
+            self.quiet_action = adder("view", "Quiet hours…", self.ask_quiet_hours,
+                                      name="action_quiet_hours")
         self._sig_plyer_failed.connect(self._redeliver, Qt.ConnectionType.QueuedConnection)
         for name, slot in (("sig_queue_loaded", self._on_queue_loaded),
                            ("sig_workspace_changed", self._on_workspace_changed),
@@ -750,6 +810,52 @@ class NotificationController(QObject):
         else:
             self._snoozed.append((when, note))
             self._arm(self.now())
+
+    # -- quiet hours -----------------------------------------------------------------------------
+
+    @property
+    def quiet_hours(self) -> QuietHours | None:
+        return self._quiet_hours
+
+    def ask_quiet_hours(self) -> QuietHoursDialog:
+        """The menu entry: a window-modal dialog that stays open until the core
+        accepted the quiet hours, showing its refusal otherwise."""
+        current = self._quiet_hours
+        dialog = QuietHoursDialog(self.window, *(
+            (f"{current.start:%H:%M}", f"{current.end:%H:%M}") if current else (None, None)))
+
+        def ok() -> None:
+            dialog.error.setText("")
+            self.save_quiet_hours(*dialog.value())
+
+        def refused(message: str) -> None:
+            dialog.error.setText(message)
+
+        dialog.sig_ok.connect(ok)
+        self.sig_quiet_hours_saved.connect(dialog.accept)
+        self.sig_quiet_hours_refused.connect(refused)
+        dialog.finished.connect(lambda _r: (self.sig_quiet_hours_saved.disconnect(dialog.accept),
+                                            self.sig_quiet_hours_refused.disconnect(refused)))
+        dialog.open()
+        return dialog
+
+    def save_quiet_hours(self, start: str | None, end: str | None) -> None:
+        """Save my quiet hours (``ws.set_quiet_hours``, off the GUI thread) and
+        apply them at once; ``sig_quiet_hours_saved`` / ``_refused`` answer."""
+
+        def saved(_none: object) -> None:
+            if self._quiet_override is None:
+                self._quiet_hours = QuietHours.parse(start, end)
+            self.window.statusBar().showMessage(
+                "Quiet hours saved." if start else "Quiet hours off.", 5000)
+            self.sig_quiet_hours_saved.emit(self._quiet_hours)
+
+        def refused(exc: BaseException) -> None:
+            self.sig_quiet_hours_refused.emit(str(exc))
+
+        if not self._submit(self.ws.set_quiet_hours, start, end, label="quiet hours",
+                            on_done=saved, on_error=refused):
+            self.sig_quiet_hours_refused.emit("The database is not open yet.")
 
     def open_lead(self, lead_id: uuid.UUID) -> bool:
         """Bring the lead up in the main window, clearing filters that hide it.
