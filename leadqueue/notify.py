@@ -54,6 +54,7 @@ import sys
 import threading
 import uuid
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
@@ -326,7 +327,8 @@ class PlyerNotifier:
         self.on_failure = on_failure
         self.timeout_s = timeout_s
         self.broken: str | None = None if probe.ok else probe.reason
-        self.delivered: list[Note] = []
+        #: The last notes handed to plyer (for the log and tests; bounded).
+        self.delivered: deque[Note] = deque(maxlen=100)
         self._backend = backend
         if self._backend is None and probe.ok:
             try:

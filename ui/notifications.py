@@ -853,8 +853,9 @@ class NotificationController(QObject):
         def refused(exc: BaseException) -> None:
             self.sig_quiet_hours_refused.emit(str(exc))
 
-        if not self._submit(self.ws.set_quiet_hours, start, end, label="quiet hours",
-                            on_done=saved, on_error=refused):
+        if self.window.ws is None or not self._submit(
+                self.ws.set_quiet_hours, start, end, label="quiet hours",
+                on_done=saved, on_error=refused):
             self.sig_quiet_hours_refused.emit("The database is not open yet.")
 
     def open_lead(self, lead_id: uuid.UUID) -> bool:
