@@ -641,3 +641,37 @@ def test_writes_on_a_local_store_are_quick(engine, ws, clock) -> None:  # type: 
         timings.append(time.perf_counter() - start)
     timings.sort()
     assert timings[len(timings) // 2] < 0.1, timings
+
+
+@pytest.mark.pg
+def test_actions_on_the_shared_database(pg_engine) -> None:  # type: ignore[no-untyped-def]
+    """The same actions on PostgreSQL (row locks, JSONB flags, enum columns)."""
+    tag = uuid.uuid4().hex[:8]
+    doc = {
+        "teams": [{"name": f"Pg {tag}", "timezone": "America/New_York"}],
+        "users": [{"email": f"ada+{tag}@x.test", "name": "Ada Rep", "team": f"Pg {tag}"}],
+        "leads": [{"external_id": f"PG-{tag}", "first_name": "Pia", "last_name": "Gres",
+                   "owner": f"ada+{tag}@x.test", "priority": 1, "phone": "+1 212 555 0101",
+                   "created_at": "2026-03-04T14:58:00Z"}],
+    }
+    load_document(pg_engine, doc, now=T0)
+    clock = FakeClock(T0)
+    ada = Workspace.open(pg_engine, f"ada+{tag}@x.test", clock)
+    lid = lead_id(pg_engine, f"PG-{tag}")
+    opened = clock.now()
+    ada.acknowledge(lid)
+    logged = ada.log_call(lid, "wrong_number")
+    assert logged.phone_flagged
+    ada.correct_activity(logged.activity_id, outcome="no_answer")
+    assert not ada.wrap_up_state(lid, opened).complete
+    ada.set_next_step(lid, "call", T0 + HOUR)
+    assert ada.wrap_up_state(lid, opened).complete
+    detail = ada.lead(lid)
+    assert (detail.status, detail.attempts, detail.data_issues, len(detail.activities)) == (
+        "working", 1, (), 2)
+    new = ada.create_lead(NewLead("Pg", "Manual", phone="bad", email="X@Y.Z"))
+    manual = ada.lead(new)
+    assert set(manual.data_issues) == {"phone_unparseable", "timezone_unknown"}
+    assert manual.email == "x@y.z"
+    assert [a.rule for a in audits(pg_engine, lid)] == [
+        "acknowledge", "log_call", "correct_activity", "set_next_step"]
