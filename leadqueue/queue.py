@@ -139,6 +139,8 @@ class Ranked(NamedTuple):
     upcoming_at: datetime | None
     #: False when the lead's zone is missing or unknown (window not applied).
     local_time_known: bool
+    #: Internal: what the list was ordered by (on the SQLite fast path its
+    #: times and ids are the stored text, which order the same way).
     sort_key: tuple[Any, ...]
 
 
