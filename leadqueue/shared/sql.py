@@ -295,36 +295,52 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$""",
+        # One statement per step and no work that is not needed: the caller and
+        # their team's lease length in one lookup, expired leases only probed
+        # (one index probe) unless some in this team ran out, and the pick and
+        # the ownership write in one UPDATE ... WHERE id = (... SKIP LOCKED).
         f"""CREATE OR REPLACE FUNCTION lq_claim_next()
 RETURNS TABLE (lead_id uuid, epoch bigint, leased_at timestamptz, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER {sp} AS $$
 #variable_conflict use_column
-DECLARE {decl} v_minutes int; v_lead uuid; v_epoch bigint;
+DECLARE v_me uuid; v_team uuid; v_minutes int; v_now timestamptz := lq_now(); v_lead uuid;
+        v_epoch bigint; v_until timestamptz;
 BEGIN
-  {caller}
+  SELECT u.id, u.team_id, t.lease_minutes INTO v_me, v_team, v_minutes
+    FROM users u LEFT JOIN teams t ON t.id = u.team_id
+   WHERE u.db_role = session_user::text AND NOT u.disabled AND u.deleted_at IS NULL;
+  IF v_me IS NULL THEN
+    RAISE EXCEPTION 'database role % is not an active LeadQueue user', session_user
+      USING ERRCODE = 'LQ403';
+  END IF;
   IF v_team IS NULL THEN
     RAISE EXCEPTION 'user % has no team, so no pool to claim from', v_me USING ERRCODE = 'LQ403';
   END IF;
-  SELECT t.lease_minutes INTO v_minutes FROM teams t WHERE t.id = v_team;
-  -- leases of dead claimers come back first (an index probe when none expired)
-  PERFORM lq_expire_leases_for(v_team, 16);
-  SELECT l.id INTO v_lead FROM leads l
-   WHERE l.team_id = v_team AND l.owner_id IS NULL AND l.status IN ('new', 'working')
-     AND l.deleted_at IS NULL AND l.merged_into_id IS NULL
-   ORDER BY l.priority, l.sla_due_at, l.score DESC, l.created_at
-   LIMIT 1 FOR UPDATE SKIP LOCKED;
+  -- leases of dead claimers in this team come back to the pool first
+  IF EXISTS (SELECT 1 FROM lead_leases ll JOIN leads l ON l.id = ll.lead_id
+              WHERE ll.released_at IS NULL AND ll.expires_at <= v_now
+                AND l.team_id = v_team) THEN
+    PERFORM lq_expire_leases_for(v_team, 16);
+  END IF;
+  v_until := v_now + make_interval(mins => v_minutes);
+  PERFORM set_config('leadqueue.event', 'claimed', true);
+  UPDATE leads SET owner_id = v_me, assigned_at = v_now, updated_at = v_now,
+         version = version + 1
+   WHERE id = (SELECT l.id FROM leads l
+                WHERE l.team_id = v_team AND l.owner_id IS NULL
+                  AND l.status IN ('new', 'working')
+                  AND l.deleted_at IS NULL AND l.merged_into_id IS NULL
+                ORDER BY l.priority, l.sla_due_at, l.score DESC, l.created_at
+                LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING id INTO v_lead;
+  PERFORM set_config('leadqueue.event', '', true);
   IF v_lead IS NULL THEN
     RETURN;
   END IF;
   v_epoch := nextval('lq_lease_epoch');
-  PERFORM set_config('leadqueue.event', 'claimed', true);
-  UPDATE leads SET owner_id = v_me, assigned_at = v_now, updated_at = v_now,
-         version = version + 1 WHERE id = v_lead;
-  PERFORM set_config('leadqueue.event', '', true);
   INSERT INTO lead_leases (id, lead_id, holder_id, epoch, leased_at, expires_at, travel)
-  VALUES (lq_uuid7(), v_lead, v_me, v_epoch, v_now, v_now + make_interval(mins => v_minutes),
-          false);
-  RETURN QUERY SELECT v_lead, v_epoch, v_now, v_now + make_interval(mins => v_minutes);
+  VALUES (lq_uuid7(), v_lead, v_me, v_epoch, v_now, v_until, false);
+  RETURN QUERY SELECT v_lead, v_epoch, v_now, v_until;
 END $$""",
         # The current lease of a lead for the caller, or an error naming why not.
         f"""CREATE OR REPLACE FUNCTION lq_check_lease(p_lead uuid, p_epoch bigint, p_me uuid,
@@ -511,7 +527,6 @@ INDEXES = (
     ("lq_ix_leads_pool", "ON leads (team_id, priority, sla_due_at, score DESC, created_at) "
      "WHERE owner_id IS NULL AND deleted_at IS NULL AND merged_into_id IS NULL "
      "AND status IN ('new', 'working')"),
-    ("lq_ix_lead_leases_active", "ON lead_leases (lead_id, epoch) WHERE released_at IS NULL"),
     ("lq_ix_lead_leases_expiry", "ON lead_leases (expires_at) WHERE released_at IS NULL"),
     ("lq_ix_lead_leases_holder", "ON lead_leases (holder_id)"),
     ("lq_ix_activities_author", "ON activities (author_id)"),
