@@ -290,3 +290,21 @@ def test_a_user_without_a_lq_user_row_cannot_claim(db: PoolDb) -> None:
     with psycopg.connect(db.inst.conninfo("stranger")) as con, \
             pytest.raises(NotAllowed, match="not an active LeadQueue user"):
         claims.claim_next(con)
+
+
+def test_who_holds_what_a_team_lead_sees_the_team_a_rep_their_own(db: PoolDb) -> None:
+    ada = db.login("ada", team="Hold")
+    db.login("ben", team="Hold")
+    db.login("hal", team="Hold", role="team_lead")
+    db.login("oth", team="Elsewhere")
+    add_pool(db, "Hold", 2)
+    add_pool(db, "Elsewhere", 1)
+    for who in ("ada", "ben", "oth"):
+        with db.connect(who) as con:
+            assert claims.claim_next(con) is not None
+    with db.connect("hal") as con:
+        board = claims.active_leases(con)
+    assert sorted(v.holder_name for v in board) == ["Ada", "Ben"]
+    with db.connect("ada") as con:
+        mine = claims.active_leases(con)
+    assert [v.holder_id for v in mine] == [ada]
