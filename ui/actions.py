@@ -35,7 +35,6 @@ class ActionSpec:
     menu: str                  # key of ``MainWindow.menus``
     help: str = ""             # the shortcuts help's description (default: text)
     needs_lead: bool = True    # disabled while no lead is open
-    writes: bool = True        # disabled until the workspace is ready
 
 
 def outcome_action_name(outcome: str) -> str:
@@ -45,19 +44,18 @@ def outcome_action_name(outcome: str) -> str:
 ACTIONS: tuple[ActionSpec, ...] = (
     # Working the queue
     ActionSpec("next_lead", "Next lead", ("J",), "queue",
-               "Open the next best lead (the top of 'Call now')", writes=False,
+               "Open the next best lead (the top of 'Call now')",
                needs_lead=False),
     ActionSpec("previous_lead", "Previous lead", ("K",), "queue",
-               "Open the lead above", writes=False, needs_lead=False),
+               "Open the lead above", needs_lead=False),
     ActionSpec("search", "Search…", ("Ctrl+F", "/"), "queue",
-               "Search name, company, phone or email", needs_lead=False, writes=False),
+               "Search name, company, phone or email", needs_lead=False),
     ActionSpec("toggle_mode", "Progressive dialing", ("M",), "queue",
-               "Switch between preview and progressive dialing", needs_lead=False,
-               writes=False),
+               "Switch between preview and progressive dialing", needs_lead=False),
     ActionSpec("cancel", "Cancel countdown", ("Esc",), "queue",
                "Cancel the progressive-dial countdown / leave the search box",
-               needs_lead=False, writes=False),
-    ActionSpec("refresh", "Refresh queue", ("F5",), "queue", needs_lead=False, writes=False),
+               needs_lead=False),
+    ActionSpec("refresh", "Refresh queue", ("F5",), "queue", needs_lead=False),
     # The open lead
     ActionSpec("call", "Call", ("C",), "lead", "Call the lead (tel: link) and start the timer"),
     ActionSpec("hang_up", "Hang up", ("H",), "lead", "End the call and log its outcome"),
@@ -80,9 +78,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("new_lead", "New lead…", ("Ctrl+N",), "file", "Enter a lead by hand",
                needs_lead=False),
     # Help and the window
-    ActionSpec("shortcuts", "Keyboard shortcuts", ("F1", "?"), "help", needs_lead=False,
-               writes=False),
-    ActionSpec("quit", "Quit", ("Ctrl+Q",), "file", needs_lead=False, writes=False),
+    ActionSpec("shortcuts", "Keyboard shortcuts", ("F1", "?"), "help", needs_lead=False),
+    ActionSpec("quit", "Quit", ("Ctrl+Q",), "file", needs_lead=False),
 )
 
 SPECS: dict[str, ActionSpec] = {spec.name: spec for spec in ACTIONS}

@@ -60,12 +60,83 @@ def run_app(target: str, *, as_email: str | None = None, screenshot: str | None 
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     setup_logging()
     from leadqueue.clock import FakeClock, SystemClock
+
+    clock = FakeClock(at) if at is not None else SystemClock()
+    first = _first_paint(target, as_email, clock.now())
+    if first is None:
+        return _run_with_workspace(target, as_email, screenshot, clock, demo)
+    return _run_first_paint(target, first, screenshot, clock, demo)
+
+
+def _first_paint(target: str, as_email: str | None, now: datetime):  # type: ignore[no-untyped-def]
+    """The first screen read without the ORM (``leadqueue.firstpaint``), or None."""
+    if "://" in target:
+        return None
+    from leadqueue.firstpaint import read_first_paint
+    from leadqueue.store import inspect_store
+
+    state = inspect_store(target)
+    if not state.exists:
+        return None
+    return read_first_paint(target, as_email, now, state.revision)
+
+
+def _run_first_paint(target: str, first, screenshot: str | None, clock,  # type: ignore[no-untyped-def]
+                     demo: bool) -> int:
+    """Paint the first screen now; open the store's workspace in the background.
+
+    A screenshot needs only the first screen, so it never loads the ORM.
+    """
+    from ui.main_window import FirstPaint, MainWindow, QueueSnapshot
+    from ui.preview import PreviewData
+
+    log.info("starting as %s on %s (first paint)", first.me.email, _store_label(target))
+    app = qapplication()
+    q = first.queue
+    snapshot = QueueSnapshot(q.callable, q.later, q.upcoming, first.now, {}, False)
+    preview = None
+    if first.lead is not None:
+        preview = PreviewData(first.lead, snapshot.find(first.lead.id), first.cadence_step,
+                              first.template)
+    opened: dict[str, object] = {}
+
+    def open_workspace():  # type: ignore[no-untyped-def]  # on the executor's thread
+        from leadqueue.store import open_database
+        from leadqueue.workspace import Workspace
+
+        engine = open_database(target)
+        opened["engine"] = engine
+        return Workspace(engine, first.me, clock)
+
+    settings = None
+    if not screenshot:
+        from ui.qt import QSettings
+
+        settings = QSettings("LeadQueue", "LeadQueue")
+    window = MainWindow(None, first_paint=FirstPaint(first.me, snapshot, preview, first.people),
+                        open_workspace=None if screenshot else open_workspace, clock=clock,
+                        settings=settings, store_label=_store_label(target),
+                        show_switcher=demo)
+    try:
+        if screenshot:
+            return _screenshot(app, window, screenshot)
+        window.show()
+        window.start()
+        return int(app.exec())
+    finally:
+        engine = opened.get("engine")
+        if engine is not None:
+            engine.dispose()  # type: ignore[attr-defined]
+
+
+def _run_with_workspace(target: str, as_email: str | None, screenshot: str | None,
+                        clock, demo: bool) -> int:  # type: ignore[no-untyped-def]
+    """The normal path: open the store and sign in before the first paint."""
     from leadqueue.store import open_database
     from leadqueue.workspace import UnknownPerson, Workspace
 
     engine = open_database(target)  # StoreError propagates: the CLI reports it, exit 2
     try:
-        clock = FakeClock(at) if at is not None else SystemClock()
         try:
             workspace = Workspace.open(engine, as_email, clock)
         except UnknownPerson as exc:
@@ -74,9 +145,12 @@ def run_app(target: str, *, as_email: str | None = None, screenshot: str | None 
         log.info("starting as %s on %s", workspace.me.email, _store_label(target))
         app = qapplication()
         from ui.main_window import MainWindow
-        from ui.qt import QSettings
 
-        settings = None if screenshot else QSettings("LeadQueue", "LeadQueue")
+        settings = None
+        if not screenshot:
+            from ui.qt import QSettings
+
+            settings = QSettings("LeadQueue", "LeadQueue")
         window = MainWindow(workspace, settings=settings, store_label=_store_label(target),
                             show_switcher=demo)
         if screenshot:
@@ -117,14 +191,19 @@ def _screenshot(app, window, path: str) -> int:  # type: ignore[no-untyped-def]
     timer.start(SCREENSHOT_TIMEOUT_MS)
     window.show()
     window.start()
-    loop.exec()
+    # A first paint has everything at once: both signals fired inside start().
+    if not (state["preview"] or (state["queue"] and window.model.total == 0)):
+        loop.exec()
     timer.stop()
     try:
         if not state["queue"]:
             print("leadqueue: error: the queue did not load"
                   + (" in time" if state["timeout"] else ""), file=sys.stderr)
             return 1
-        app.processEvents()
+        # Lay out what start() changed, then render once: grab() paints the
+        # widgets itself (no second paint, no timers: a cold start's extras
+        # install after the first paint, which is what the screenshot shows).
+        app.sendPostedEvents()
         pixmap = window.grab()
         out = Path(path).expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,12 +33,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadqueue.views import PersonView, QueueRow
 from leadqueue.workspace import Workspace
 from ui.actions import ACTIONS, OUTCOME_LABELS, SPECS, outcome_action_name, shortcut_rows
-from ui.dialogs import WRAP_DISQUALIFY, WRAP_NEXT_STEP, Dialogs, FieldSpec, NextStepAnswer
 from ui.os_links import OsLinks, QtOsLinks, mailto_url, tel_url
 from ui.preview import PreviewData, PreviewPane
 from ui.qt import (
@@ -53,13 +52,7 @@ from ui.qt import (
     Signal,
 )
 from ui.queue_model import (
-    COL_COMPANY,
-    COL_DUE,
-    COL_LOCAL,
     COL_NAME,
-    COL_PRIORITY,
-    COL_RANK,
-    COL_TIER,
     SECTION_CALLABLE,
     SECTION_LATER,
     SECTION_UPCOMING,
@@ -67,7 +60,10 @@ from ui.queue_model import (
     QueueModel,
 )
 from ui.tasks import SerialExecutor
-from ui.widgets import CallBar, DialCountdown, PriorityBadgeDelegate
+from ui.widgets import CallBar, DialCountdown, configure_queue_view
+
+if TYPE_CHECKING:
+    from ui.dialogs import FieldSpec, NextStepAnswer
 
 log = logging.getLogger("leadqueue.ui.window")
 
@@ -209,7 +205,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = settings
         self.executor = executor or SerialExecutor(parent=self)
         self.executor.sig_task_failed.connect(self._on_task_failed)
-        self.dialogs = dialogs or Dialogs(self)
+        self._dialogs = dialogs
         self.os_links: OsLinks = os_links or QtOsLinks()
         self.mode = MODE_PREVIEW
         self.progressive_delay = PROGRESSIVE_DELAY
@@ -226,6 +222,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._wrap: Any | None = None
         self._writes_pending = 0
         self._after_writes: list[Callable[[], None]] = []
+        self._when_ready: list[Callable[[], None]] = []
         self._after_wrap: Callable[[], None] | None = None
         self._reverting = False
         self._call: tuple[uuid.UUID, str, datetime] | None = None
@@ -238,6 +235,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         self._build(show_switcher)
         self._build_actions()
+        self.banner: Any | None = None
+        self.notifications: Any | None = None
+        if first_paint is None:
+            self._install_extensions()
+        # else: start() installs them right after the first paint (cold start).
         self._restore_geometry()
         self._update_actions()
 
@@ -248,6 +250,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ticker.start()
 
     # -- who and when -----------------------------------------------------------
+
+    @property
+    def dialogs(self) -> Any:
+        """Every question to the rep (``ui.dialogs.Dialogs``; tests give a stub)."""
+        if self._dialogs is None:
+            from ui.dialogs import Dialogs
+
+            self._dialogs = Dialogs(self)
+        return self._dialogs
+
+    @dialogs.setter
+    def dialogs(self, value: Any) -> None:
+        self._dialogs = value
 
     @property
     def me(self) -> PersonView:
@@ -309,6 +324,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.switcher.setVisible(show_switcher)
         self.switcher_label.setVisible(show_switcher)
         outer.addLayout(top)
+        self._outer = outer  # the notification banner goes below the top row
 
         self.splitter = QtWidgets.QSplitter(Qt.Orientation.Horizontal, central)
         self.splitter.setObjectName("main_splitter")
@@ -320,35 +336,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.queue_title.setObjectName("queue_title")
         left_layout.addWidget(self.queue_title)
         self.view = QtWidgets.QTableView(left)
-        self.view.setObjectName("queue_view")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.setShowGrid(False)
-        self.view.setWordWrap(False)
-        self.view.setSortingEnabled(False)  # the core's order is the point
-        self.view.setCornerButtonEnabled(False)
-        self.view.verticalHeader().setVisible(False)
-        # Fixed row heights and column widths: sizing to contents would read
-        # every one of 100k rows.
-        self.view.verticalHeader().setSectionResizeMode(
-            QtWidgets.QHeaderView.ResizeMode.Fixed)
-        self.view.verticalHeader().setDefaultSectionSize(30)
-        self.view.setHorizontalScrollMode(
-            QtWidgets.QAbstractItemView.ScrollMode.ScrollPerPixel)
-        header = self.view.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for col, width in ((COL_RANK, 36), (COL_PRIORITY, 42), (COL_NAME, 156),
-                           (COL_COMPANY, 156), (COL_TIER, 92), (COL_DUE, 112),
-                           (COL_LOCAL, 84)):
-            self.view.setColumnWidth(col, width)
-        header.setStretchLastSection(True)
-        self.view.setItemDelegateForColumn(COL_PRIORITY, PriorityBadgeDelegate(self.view))
+        configure_queue_view(self.view, self.model)
         self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
-        self.model.modelReset.connect(self._apply_spans)
         left_layout.addWidget(self.view, 1)
 
         right = QtWidgets.QWidget(self.splitter)
@@ -471,6 +460,28 @@ class MainWindow(QtWidgets.QMainWindow):
                 widget.setObjectName(f"{name}_button")
         self._update_mode_text()
 
+    def _install_extensions(self) -> None:
+        """The parts other features add to the window (hooks, one block each).
+
+        On a cold start they are installed just after the first paint: the
+        rep sees the queue first, the menus appear a moment later.
+        """
+        if self.notifications is not None:
+            return
+        # Issue 5 (shared database, security helper): File > Connect to shared database…
+        from ui.connect_dialog import install_connect_menu
+
+        install_connect_menu(self)
+        # Issue 4 (notifications helper): due-event notifications with the banner,
+        # and Team > Rules… for team leads and admins.
+        from ui.notifications import NotificationBanner, NotificationController
+        from ui.rules_editor import install_rules_menu
+
+        self.banner = NotificationBanner(self.centralWidget())
+        self._outer.insertWidget(1, self.banner)
+        self.notifications = NotificationController(self, self.banner)
+        install_rules_menu(self, self.menu("team", "&Team"))
+
     def menu(self, key: str, title: str | None = None) -> QtWidgets.QMenu:
         """The menu ``key``, created (before Help) when it does not exist yet."""
         if key not in self.menus:
@@ -547,6 +558,7 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 self._select_initial()
             self.sig_queue_loaded.emit(self.model.total)
+            QTimer.singleShot(0, self._install_extensions)
             if self._open_workspace is not None:
                 self.executor.submit(self._open_workspace, label="open",
                                      on_done=self._on_workspace_ready)
@@ -565,6 +577,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self._acknowledge(self._active)
         self._update_actions()
         self.reload_queue()
+        waiting, self._when_ready = self._when_ready, []
+        for fn in waiting:
+            fn()
         self.sig_ready.emit()
 
     def reload_queue(self, select: uuid.UUID | None = None,
@@ -684,12 +699,6 @@ class MainWindow(QtWidgets.QMainWindow):
                                 else f"{due:,} active in team")
         self.setWindowTitle(f"LeadQueue — {me.name} ({role})")
 
-    def _apply_spans(self) -> None:
-        self.view.clearSpans()
-        columns = self.model.columnCount()
-        for row in self.model.header_rows():
-            self.view.setSpan(row, 0, 1, columns)
-
     # -- selection: opening and leaving a lead -------------------------------------------
 
     def current_lead_id(self) -> uuid.UUID | None:
@@ -778,6 +787,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _ask_wrap_up(self, message: str, missing: tuple[str, ...]) -> None:
         if self._active is None:
             return
+        from ui.dialogs import WRAP_DISQUALIFY, WRAP_NEXT_STEP
+
         choice = self.dialogs.ask_wrap_up(self._active_name, message, missing)
         if choice == WRAP_NEXT_STEP:
             self.act_next_step()
@@ -806,6 +817,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.preview.show_lead(preview, self.now())
             self._active_name = preview.detail.name
             self.sig_preview_loaded.emit(lead_id)
+        elif self.ws is None:
+            self.preview.show_empty("Opening…")  # the workspace's first refresh shows it
         else:
             self.load_preview(lead_id, row)
         if self.ws is not None and not self._team_view:
@@ -897,7 +910,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def switch_to(self, person: PersonView) -> None:
         """Run as another person (the demo's rep / team-lead / admin views)."""
-        if self.ws is None or person.id == self.ws.me.id:
+        if self.ws is None:
+            self.statusBar().showMessage("Opening the store: switch in a moment.", 5000)
+            self._sync_switcher()
+            return
+        if person.id == self.ws.me.id:
             return
         self.ws = Workspace(self.ws.engine, person, self.ws.clock)
         log.info("switched to %s (%s)", person.email, person.role)
@@ -1060,9 +1077,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _lead_context(self) -> PreviewData | None:
         """The open lead's preview data, or None (and a message) when none is open."""
-        if self.ws is None:
-            self.statusBar().showMessage("Still opening the store…", 3000)
-            return None
         data = self.preview.data
         if self._active is None or data is None or data.detail.id != self._active:
             self.statusBar().showMessage("Open a lead first.", 3000)
@@ -1275,8 +1289,6 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- lead forms ---------------------------------------------------------------------------
 
     def act_new_lead(self) -> None:
-        if self.ws is None:
-            return
         from leadqueue.views import NewLead
 
         specs = _form_specs(NewLead, only=NEW_LEAD_FIELDS)
@@ -1321,8 +1333,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _write(self, name: str, work: Callable[[Workspace], Any],
                then: Callable[[Any], None] | None = None) -> None:
-        """Run one write off the GUI thread, then refresh queue, lead and wrap-up."""
+        """Run one write off the GUI thread, then refresh queue, lead and wrap-up.
+
+        Before the workspace is open (the first seconds of a cold start) the
+        write waits for it; it counts as pending, so the wrap-up rule waits too.
+        """
         if self.ws is None:
+            self._writes_pending += 1
+
+            def later() -> None:
+                self._writes_pending -= 1
+                self._write(name, work, then)
+
+            self._when_ready.append(later)
+            self.statusBar().showMessage("Opening the store: saving in a moment…", 5000)
             return
         self._writes_pending += 1
         self._queue_generation += 1
@@ -1391,12 +1415,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_actions(self) -> None:
         has_lead = self._active is not None
-        ready = self.ws is not None
         for spec in ACTIONS:
             action = self.actions_by_name.get(spec.name)
             if action is None:
                 continue
-            enabled = (not spec.needs_lead or has_lead) and (not spec.writes or ready)
+            enabled = not spec.needs_lead or has_lead
             if spec.name == "call":
                 enabled = enabled and self._call is None
             elif spec.name == "hang_up":
@@ -1413,6 +1436,8 @@ NEW_LEAD_FIELDS = ("first_name", "last_name", "company", "title", "email", "phon
 def _form_specs(cls: type, only: tuple[str, ...] | None = None) -> list[FieldSpec]:
     """Form fields for a frozen dataclass of the core (NewLead, ContactEdit)."""
     import typing
+
+    from ui.dialogs import FieldSpec
 
     hints = typing.get_type_hints(cls)
     specs = []

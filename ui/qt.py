@@ -33,9 +33,11 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QGuiApplication,
+    QIcon,
     QKeySequence,
     QPainter,
     QPalette,
+    QPixmap,
     QShortcut,
 )
 from PySide6.QtWidgets import QApplication
@@ -53,6 +55,7 @@ __all__ = [
     "QFont",
     "QFontMetrics",
     "QGuiApplication",
+    "QIcon",
     "QItemSelectionModel",
     "QKeySequence",
     "QModelIndex",
@@ -60,6 +63,7 @@ __all__ = [
     "QPainter",
     "QPalette",
     "QPersistentModelIndex",
+    "QPixmap",
     "QRect",
     "QSettings",
     "QShortcut",

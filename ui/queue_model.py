@@ -27,7 +27,18 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadqueue.views import QueueRow
-from ui.qt import QAbstractTableModel, QColor, QFont, QModelIndex, QPersistentModelIndex, Qt
+from ui.qt import (
+    QAbstractTableModel,
+    QColor,
+    QFont,
+    QIcon,
+    QModelIndex,
+    QPainter,
+    QPersistentModelIndex,
+    QPixmap,
+    Qt,
+    QtCore,
+)
 
 COLUMNS = ("#", "P", "Lead", "Company", "Tier", "Due", "Local time", "Owner")
 COL_RANK, COL_PRIORITY, COL_NAME, COL_COMPANY, COL_TIER, COL_DUE, COL_LOCAL, COL_OWNER = range(8)
@@ -51,18 +62,52 @@ _HEADER_FG = QColor("#4a5160")
 _HEADER_BG = QColor("#eef1f5")
 _FLAG = QColor("#b26a00")
 
-_DISPLAY = Qt.ItemDataRole.DisplayRole
-_FOREGROUND = Qt.ItemDataRole.ForegroundRole
-_BACKGROUND = Qt.ItemDataRole.BackgroundRole
-_ALIGN = Qt.ItemDataRole.TextAlignmentRole
-_TOOLTIP = Qt.ItemDataRole.ToolTipRole
-_FONT = Qt.ItemDataRole.FontRole
-_ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-_PRIORITY_ROLE = Qt.ItemDataRole.UserRole + 2
-_HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _BACKGROUND, _ALIGN, _TOOLTIP, _FONT,
-                            _ROW_ID_ROLE, _PRIORITY_ROLE})
+# Roles as plain ints: ``data`` runs for every role of every painted cell,
+# and comparing ints is the cheapest test Python has.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_FONT = int(Qt.ItemDataRole.FontRole.value)
+_ROW_ID_ROLE = int(Qt.ItemDataRole.UserRole.value) + 1
+_PRIORITY_ROLE = int(Qt.ItemDataRole.UserRole.value) + 2
+_HANDLED_ROLES = frozenset({_DISPLAY, _DECORATION, _FOREGROUND, _BACKGROUND, _ALIGN,
+                            _TOOLTIP, _FONT, _ROW_ID_ROLE, _PRIORITY_ROLE})
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _CENTER = int(Qt.AlignmentFlag.AlignCenter)
+_SELECTABLE = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+#: Size of the priority pill drawn in the "P" column.
+PILL_SIZE = (30, 18)
+_CACHE_LIMIT = 4096
+
+
+def priority_pills(dpr: float = 1.0) -> dict[int, QIcon]:
+    """The P1…P4 pills as icons, painted once: the view draws them in C++
+    (a Python delegate would paint every visible row on every scroll)."""
+    w, h = PILL_SIZE
+    pills = {}
+    for priority, color in PRIORITY_COLORS.items():
+        pixmap = QPixmap(int(w * dpr), int(h * dpr))
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(color))
+        rect = QtCore.QRectF(0, 0, w, h)
+        painter.drawRoundedRect(rect, h / 2, h / 2)
+        painter.setPen(QColor("white"))
+        font = painter.font()
+        font.setBold(True)
+        font.setPixelSize(11)
+        painter.setFont(font)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"P{priority}")
+        painter.end()
+        pills[priority] = QIcon(pixmap)
+    return pills
 
 
 @dataclass(frozen=True)
@@ -125,10 +170,7 @@ class _Block(NamedTuple):
     first: int                  # view row of the header (or of the first lead)
     header: bool
     items: Sequence[int]        # indices into the model's rows (range or list)
-
-    @property
-    def end(self) -> int:
-        return self.first + self.header + len(self.items)
+    end: int                    # one past its last view row
 
 
 class QueueModel(QAbstractTableModel):
@@ -148,6 +190,11 @@ class QueueModel(QAbstractTableModel):
         self._header_font = QFont()
         self._header_font.setBold(True)
         self._header_font.setPointSizeF(max(self._header_font.pointSizeF() - 1, 7.0))
+        self._pills: dict[int, QIcon] | None = None
+        # view row -> (block, row index or -1 for a header); painting asks
+        # about the same row once per column and role.
+        self._cache: dict[int, tuple[_Block, int]] = {}
+        self._header_set: frozenset[int] = frozenset()
         self.show_owner = False
         self.show_sections = True
         #: {lead id: SlaClock} fed by ui/notifications.py: countdown colours by ladder stage.
@@ -221,10 +268,13 @@ class QueueModel(QAbstractTableModel):
         for section, items in parts:
             if not items:
                 continue
-            blocks.append(_Block(section, at, headers, items))
-            at += headers + len(items)
+            end = at + headers + len(items)
+            blocks.append(_Block(section, at, headers, items, end))
+            at = end
         self._blocks = blocks
         self._count = at
+        self._cache = {}
+        self._header_set = frozenset(b.first for b in blocks if b.header)
 
     def _filtered(self, flt: QueueFilter) -> list[tuple[str, Sequence[int]]]:
         from leadqueue.queue import filter_rows
@@ -275,8 +325,7 @@ class QueueModel(QAbstractTableModel):
         return self._rows[i] if i >= 0 else None
 
     def is_header(self, row: int) -> bool:
-        found = self._locate(row) if 0 <= row < self._count else None
-        return found is not None and found[1] < 0
+        return row in self._header_set
 
     def header_rows(self) -> list[int]:
         return [b.first for b in self._blocks if b.header]
@@ -365,27 +414,54 @@ class QueueModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid() or self.is_header(index.row()):
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        row = index.row()
+        if row < 0 or row in self._header_set or not index.isValid():
+            return _NO_FLAGS
+        return _SELECTABLE
+
+    def _entry(self, row_no: int) -> tuple[_Block, int] | None:
+        """(block, index into the rows or -1 for its header), cached per view row."""
+        try:
+            return self._cache[row_no]
+        except KeyError:
+            pass
+        if not 0 <= row_no < self._count:
+            return None
+        for block in self._blocks:
+            if row_no < block.end:
+                pos = row_no - block.first - block.header
+                entry = (block, block.items[pos] if pos >= 0 else -1)
+                break
+        else:  # pragma: no cover - the blocks cover every row
+            return None
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[row_no] = entry
+        return entry
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if role not in _HANDLED_ROLES or not index.isValid():
+        if role not in _HANDLED_ROLES:
             return None
-        row_no = index.row()
-        found = self._locate(row_no) if row_no < self._count else None
-        if found is None:
+        entry = self._entry(index.row())
+        if entry is None or not index.isValid():
             return None
-        block, pos = found
+        block, i = entry
         col = index.column()
-        if pos < 0:
+        if i < 0:
             return self._header_data(block, col, role)
-        i = block.items[pos]
         r = self._rows[i]
         section = block.section
         if role == _DISPLAY:
-            return self._display(r, i, section, col)
+            return self._display(r, i, section, col) if col != COL_PRIORITY else None
+        if role == _DECORATION:
+            if col != COL_PRIORITY:
+                return None
+            if self._pills is None:
+                self._pills = priority_pills()
+            return self._pills.get(r.priority, self._pills[4])
+        if role == _FONT or role == _BACKGROUND:
+            return None
         if role == _FOREGROUND:
             if col == COL_DUE:
                 if section != SECTION_CALLABLE:
@@ -406,9 +482,9 @@ class QueueModel(QAbstractTableModel):
                 return _MUTED
             return None
         if role == _ALIGN:
-            if col in (COL_RANK, COL_DUE):
+            if col == COL_RANK or col == COL_DUE:
                 return _RIGHT
-            return None
+            return _CENTER if col == COL_PRIORITY else None
         if role == _TOOLTIP:
             return self._tooltip(r)
         if role == _PRIORITY_ROLE:

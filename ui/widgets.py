@@ -1,48 +1,64 @@
-"""Small reusable widgets and delegates of the main window."""
+"""Small reusable widgets of the main window, and the queue view's set-up."""
 
 from __future__ import annotations
 
 from html import escape
-from typing import ClassVar
 
-from ui.qt import QColor, QModelIndex, QPainter, Qt, QtCore, QtWidgets
-from ui.queue_model import PRIORITY_COLORS, PRIORITY_ROLE
+from ui.qt import QSize, Qt, QtWidgets
+from ui.queue_model import (
+    COL_COMPANY,
+    COL_DUE,
+    COL_LOCAL,
+    COL_NAME,
+    COL_PRIORITY,
+    COL_RANK,
+    COL_TIER,
+    PILL_SIZE,
+    QueueModel,
+)
+
+#: Fixed widths of the queue's columns (the last one stretches).
+QUEUE_COLUMN_WIDTHS = ((COL_RANK, 36), (COL_PRIORITY, 42), (COL_NAME, 156), (COL_COMPANY, 156),
+                       (COL_TIER, 92), (COL_DUE, 112), (COL_LOCAL, 84))
+QUEUE_ROW_HEIGHT = 30
 
 
-class PriorityBadgeDelegate(QtWidgets.QStyledItemDelegate):
-    """Paints the priority column as a coloured pill (P1 red … P4 grey)."""
+def configure_queue_view(view: QtWidgets.QTableView, model: QueueModel) -> None:
+    """The queue list as the window shows it (and as the view benchmark measures it).
 
-    _colors: ClassVar[dict[int, QColor]] = {p: QColor(c) for p, c in PRIORITY_COLORS.items()}
+    Fixed row heights and column widths: sizing to contents would read every
+    one of 100k rows. No sorting: the core's order is the point.
+    """
+    view.setObjectName("queue_view")
+    view.setModel(model)
+    view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setSortingEnabled(False)
+    view.setCornerButtonEnabled(False)
+    vertical = view.verticalHeader()
+    vertical.setVisible(False)
+    vertical.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+    vertical.setDefaultSectionSize(QUEUE_ROW_HEIGHT)
+    view.setHorizontalScrollMode(QtWidgets.QAbstractItemView.ScrollMode.ScrollPerPixel)
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    for col, width in QUEUE_COLUMN_WIDTHS:
+        view.setColumnWidth(col, width)
+    header.setStretchLastSection(True)
+    view.setIconSize(QSize(*PILL_SIZE))  # the priority pills (painted once, drawn in C++)
 
-    def paint(self, painter: QPainter, option: QtWidgets.QStyleOptionViewItem,
-              index: QModelIndex) -> None:
-        # Selection/alternate background first, then the pill on top.
-        opt = QtWidgets.QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else QtWidgets.QApplication.style()
-        style.drawControl(QtWidgets.QStyle.ControlElement.CE_ItemViewItem, opt, painter,
-                          opt.widget)
-        priority = index.data(PRIORITY_ROLE)
-        if priority is None:
-            return
-        rect = option.rect
-        h = min(18, rect.height() - 8)
-        w = 30
-        pill = QtCore.QRectF(rect.x() + (rect.width() - w) / 2,
-                             rect.y() + (rect.height() - h) / 2, w, h)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self._colors.get(priority, self._colors[4]))
-        painter.drawRoundedRect(pill, h / 2, h / 2)
-        painter.setPen(QColor("white"))
-        font = painter.font()
-        font.setBold(True)
-        font.setPointSizeF(max(font.pointSizeF() - 1, 7.0))
-        painter.setFont(font)
-        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, f"P{priority}")
-        painter.restore()
+    def spans() -> None:  # section headers span the row
+        view.clearSpans()
+        for row in model.header_rows():
+            view.setSpan(row, 0, 1, model.columnCount())
+
+    model.modelReset.connect(spans)
+    spans()
 
 
 def format_elapsed(seconds: int) -> str:
