@@ -436,3 +436,52 @@ def test_quiet_hours_saved_from_the_dialog_apply_at_once(qtbot, real_parts) -> N
     clock.set(T0 + timedelta(minutes=3))
     controller.timer.timeout.emit()
     assert [n.level for n in os_notifier.notes] == [URGENT]
+
+
+def test_plyer_failing_later_is_swapped_for_the_next_adapter(  # type: ignore[no-untyped-def]
+        qtbot, small_store, tmp_path, monkeypatch) -> None:
+    """The probe said yes, but delivery then fails on plyer's thread: the note
+    is re-delivered through the rest of the chain and plyer leaves it."""
+    import ui.notifications as notifications
+    from leadqueue.notify import PlyerNotifier
+    from leadqueue.store import open_local_store
+    from ui.app import qapplication
+    from ui.main_window import MainWindow
+
+    class FailingBackend:
+        def notify(self, **_kwargs: object) -> None:
+            raise OSError("notify-send: cannot connect to the session bus")
+
+    monkeypatch.setenv("LEADQUEUE_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(notifications, "probe_plyer",
+                        lambda *a, **k: ProbeResult(True, "notify-send", "test says yes"))
+    monkeypatch.setattr(notifications, "PlyerNotifier",
+                        lambda probe, **kw: PlyerNotifier(probe, backend=FailingBackend(), **kw))
+    qapplication()
+    engine = open_local_store(small_store[0])
+    clock = FakeClock(T0)
+    ws = scheduled_workspace(engine, "ada@example.com", clock)
+    ids = small_store[1]
+    ws.events = [ev(ids, "L1", "Priya Shah", T0 + timedelta(minutes=3), URGENT)]
+    win = MainWindow(ws, store_label="small.db", show_switcher=False)
+    qtbot.addWidget(win)
+    controller = win.notifications
+    try:
+        with qtbot.waitSignal(controller.sig_probed, timeout=10_000):
+            pass
+        assert controller.chain.names[0] == "plyer"
+        start(qtbot, win, controller)
+        clock.advance(minutes=3)
+        with qtbot.waitSignal(controller.sig_delivered, timeout=10_000) as first:
+            controller.timer.timeout.emit()  # accepted by plyer, then fails on its thread
+        assert first.args[1] == "plyer"
+        with qtbot.waitSignal(controller.sig_delivered, timeout=10_000) as again:
+            pass
+        assert again.args[1] == "banner" and again.args[0].lead_name == "Priya Shah"
+        assert "plyer" not in controller.chain.names
+        assert ("plyer", "OSError: notify-send: cannot connect to the session bus") in \
+            controller.chain.dropped
+        assert "Priya Shah" in controller.banner.text.text()
+    finally:
+        win.force_close()
+        engine.dispose()

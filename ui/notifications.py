@@ -24,6 +24,7 @@ lowered by quiet hours) go to the banner only.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
@@ -414,6 +415,38 @@ class QuietHoursDialog(QtWidgets.QDialog):
 # -- the controller ------------------------------------------------------------------------------
 
 
+class _Relay(QObject):
+    """Carries results from background threads (the probe, plyer's delivery
+    thread) to the GUI thread. One per process and never deleted, so a thread
+    never emits through an object a closed window took with it; a controller
+    that is gone has simply been disconnected."""
+
+    sig_probe = Signal(int, object)               # (controller key, ProbeResult)
+    sig_plyer_failed = Signal(int, object, object)  # (controller key, Note, exception)
+
+
+_relay: _Relay | None = None
+_keys = itertools.count(1)
+
+
+def _the_relay() -> _Relay:
+    """The process's relay, created on the GUI thread by the first controller."""
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+    return _relay
+
+
+def _probe_and_report(relay: _Relay, key: int, probe: Callable[[], ProbeResult]) -> None:
+    # Runs on its own thread: nothing here touches a controller or a widget.
+    try:
+        result = probe()
+    except Exception as exc:  # the probe must never take the app down
+        result = ProbeResult(False, "none", f"probe failed: {exc}")
+    relay.sig_probe.emit(key, result)
+
+
+
 class NotificationController(QObject):
     """Arms the one next-event timer, delivers due notes, handles the banner."""
 
@@ -431,9 +464,6 @@ class NotificationController(QObject):
     sig_quiet_hours_saved = Signal(object)
     #: The core refused my quiet hours (its message).
     sig_quiet_hours_refused = Signal(str)
-
-    _sig_probe_done = Signal(object)
-    _sig_plyer_failed = Signal(object, object)  # (Note, exception), from plyer's thread
 
     def __init__(self, window: Any, banner: NotificationBanner | None = None, *,
                  notifiers: Sequence[Notifier] | None = None,
@@ -465,14 +495,19 @@ class NotificationController(QObject):
 
         self.chain = NotifierChain()
         self.tray = TrayNotifier(self, self._on_note_clicked)
+        self._key = next(_keys)
+        relay = _the_relay()
+        relay.sig_probe.connect(self._on_relay_probe, Qt.ConnectionType.QueuedConnection)
+        relay.sig_plyer_failed.connect(self._on_relay_plyer_failed,
+                                       Qt.ConnectionType.QueuedConnection)
         if notifiers is not None:
             for n in notifiers:
                 self.chain.append(n)
         else:
             # plyer first once the probe (off the GUI thread) says it can deliver.
             self.chain.append(self.tray)
-            self._sig_probe_done.connect(self._on_probe_done, Qt.ConnectionType.QueuedConnection)
-            threading.Thread(target=self._run_probe, args=(probe or probe_plyer,),
+            threading.Thread(target=_probe_and_report,
+                             args=(relay, self._key, probe or probe_plyer),
                              name="notify-probe", daemon=True).start()
 
         # The one timer for the next due event.
@@ -496,7 +531,6 @@ class NotificationController(QObject):
         if adder is not None:
             self.quiet_action = adder("view", "Quiet hours…", self.ask_quiet_hours,
                                       name="action_quiet_hours")
-        self._sig_plyer_failed.connect(self._redeliver, Qt.ConnectionType.QueuedConnection)
         for name, slot in (("sig_queue_loaded", self._on_queue_loaded),
                            ("sig_workspace_changed", self._on_workspace_changed),
                            ("sig_ready", self._on_ready)):
@@ -526,35 +560,23 @@ class NotificationController(QObject):
             return False
         return True
 
-    def _run_probe(self, probe: Callable[[], ProbeResult]) -> None:
-        try:
-            result = probe()
-        except Exception as exc:  # the probe must never take the app down
-            result = ProbeResult(False, "none", f"probe failed: {exc}")
-        try:
-            self._sig_probe_done.emit(result)
-        except RuntimeError:
-            pass  # the controller is gone (window closed during the probe)
-
-    def _on_probe_done(self, result: ProbeResult) -> None:
+    def _on_relay_probe(self, key: int, result: ProbeResult) -> None:
+        if key != self._key:
+            return  # another window's probe
         log.info("OS notifications: plyer %s", result)
         if result.ok and not self._closed:
-            self.plyer = PlyerNotifier(result, on_failure=self._on_plyer_failed)
+            relay, me = _the_relay(), self._key
+            # Called on plyer's thread: only the relay is touched there.
+            self.plyer = PlyerNotifier(
+                result, on_failure=lambda note, exc: relay.sig_plyer_failed.emit(me, note, exc))
             self.chain = NotifierChain([self.plyer, *self._chain_adapters()])
         self.sig_probed.emit(result)
 
     def _chain_adapters(self) -> list[Notifier]:
         return [a for a in (self.tray,) if a.name in self.chain.names]
 
-    def _on_plyer_failed(self, note: Note, exc: BaseException) -> None:
-        # Called on plyer's thread: the queued signal hops to the GUI thread.
-        try:
-            self._sig_plyer_failed.emit(note, exc)
-        except RuntimeError:
-            pass  # the controller is gone
-
-    def _redeliver(self, note: Note, exc: BaseException) -> None:
-        if self._closed:
+    def _on_relay_plyer_failed(self, key: int, note: Note, exc: BaseException) -> None:
+        if key != self._key or self._closed:
             return
         self.chain.drop("plyer", f"{exc.__class__.__name__}: {exc}")
         via = self.chain.notify(note) or "banner"
