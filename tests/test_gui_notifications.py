@@ -485,3 +485,37 @@ def test_plyer_failing_later_is_swapped_for_the_next_adapter(  # type: ignore[no
     finally:
         win.force_close()
         engine.dispose()
+
+
+def test_cold_start_reads_the_schedule_once_the_workspace_opens(  # type: ignore[no-untyped-def]
+        qtbot, small_store, tmp_path, monkeypatch) -> None:
+    """First paint without a workspace: the controller is installed after it
+    and reads the schedule as soon as the workspace is open."""
+    import ui.notifications as notifications
+    from leadqueue.store import open_local_store
+    from leadqueue.workspace import Workspace
+    from ui.app import qapplication
+    from ui.main_window import FirstPaint, MainWindow, fetch_queue
+
+    monkeypatch.setenv("LEADQUEUE_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(notifications, "probe_plyer",
+                        lambda *a, **k: ProbeResult(False, "none", "test"))
+    qapplication()
+    engine = open_local_store(small_store[0])
+    clock = FakeClock(T0)
+    ws = Workspace.open(engine, "ada@example.com", clock)
+    first = FirstPaint(ws.me, fetch_queue(ws))
+    win = MainWindow(None, first_paint=first, open_workspace=lambda: ws, clock=clock,
+                     store_label="small.db", show_switcher=False)
+    qtbot.addWidget(win)
+    try:
+        assert win.notifications is None  # installed after the first paint
+        win.start()
+        qtbot.waitUntil(lambda: win.notifications is not None, timeout=5_000)
+        controller = win.notifications
+        qtbot.waitUntil(lambda: controller.armed_for is not None, timeout=10_000)
+        assert controller.armed_for == T0 + timedelta(minutes=3)  # the P1 lead's deadline
+        assert win.banner is not None and win.findChild(object, "action_quiet_hours")
+    finally:
+        win.force_close()
+        engine.dispose()

@@ -630,6 +630,8 @@ class NotificationController(QObject):
         # The workspace opened after the first paint: read its schedule now.
         if self._started:
             self.refresh()
+        else:
+            self.start()
 
     def _on_workspace_changed(self, *_args: object) -> None:
         # Someone else signed in: nothing of the last person's schedule applies.
