@@ -321,3 +321,15 @@ def test_a_loaded_score_stands_until_a_rule_changes_it(store) -> None:  # type: 
     run_pass(eng, m(6))
     assert _score(eng, "LOADED")[:2] == (85, [("loaded_score", 70), ("reply", 15),
                                               ("verified_phone", 0)])
+
+
+def test_a_plan_whose_key_is_already_taken_is_dropped_whole(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The unique firing keys are the last line against a second worker: a
+    plan built on a stale read is dropped with everything it would have done."""
+    eng = store(a_lead("A", T0, acknowledged_at=m(1)), a_lead("B", T0, acknowledged_at=m(1)))
+    run_pass(eng, m(61))
+    assert len(notes(eng)) == 2
+    monkeypatch.setattr(rule_engine, "_fired", lambda session, ids: {})  # a stale read
+    s = run_pass(eng, m(62))
+    assert s.total == 0 and s.skipped == 2
+    assert len(notes(eng)) == 2 and count(eng, RuleFiring) == 2

@@ -175,3 +175,25 @@ def test_the_worker_does_the_shared_duties_on_an_installed_database(
         assert "applied 0 decisions" in capsys.readouterr().out
     finally:
         db.close()
+
+
+def test_a_taken_key_drops_the_plan_on_postgresql(pg_store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from leadqueue import engine as rule_engine
+
+    _, engine = pg_store
+    at = T0 + timedelta(hours=1)
+    first = run_pass(engine, at)
+    before = _state(engine)
+    real = rule_engine._fired
+
+    def stale(session, ids):  # type: ignore[no-untyped-def]
+        """As if read before another worker fired the stages (hand-overs stay
+        visible: their effect is in the lead rows read now)."""
+        return {lid: {k: v for k, v in keys.items() if k.startswith("handover:")}
+                for lid, keys in real(session, ids).items()}
+
+    monkeypatch.setattr(rule_engine, "_fired", stale)
+    again = run_pass(engine, at)
+    escalations = sum(v for k, v in first.counts.items() if k.startswith(("sla_", "ack_")))
+    assert escalations > 0 and again.total == 0 and again.skipped > 0
+    assert _state(engine) == before

@@ -167,7 +167,11 @@ def _iso(at: datetime | None) -> str:
 
 
 def ladder_key(lead: LeadTiming, stage: int) -> str:
-    return f"sla:{lead.lead_id}:{_iso(lead.assigned_at)}:{lead.owner_id}:{stage}"
+    return f"{_ladder_tag(lead)}{stage}"
+
+
+def _ladder_tag(lead: LeadTiming) -> str:
+    return f"sla:{lead.lead_id}:{_iso(lead.assigned_at)}:{lead.owner_id}:"
 
 
 def ack_key(lead: LeadTiming, action: str) -> str:
@@ -250,36 +254,44 @@ def ack_schedule(lead: LeadTiming, policy: EscalationPolicy) -> list[tuple[datet
     return out
 
 
+#: A stage not yet fired: (due, 0 ack / 1 ladder, index, action, key, minutes).
+_Pending = tuple[datetime, int, int, str, str, int | None]
+
+
 def _pending(lead: LeadTiming, policy: EscalationPolicy,
-             fired: Mapping[str, object] | set[str] | frozenset[str]) -> list[StageDecision]:
-    """Every not-yet-fired stage of the current assignment, in time order."""
-    found: list[StageDecision] = []
-    deadline_text = None
-    for due, i, stage in ladder_schedule(lead, policy):
-        key = ladder_key(lead, i)
-        if key in fired:
-            continue
-        if deadline_text is None:
-            anchor = ladder_anchor(lead, policy)
-            deadline_text = f"{anchor:%Y-%m-%d %H:%M} UTC" if anchor else "?"
-        found.append(StageDecision(
-            key, "sla_ladder", stage.action.value, due, True, i,
-            f"P{lead.priority} first response due {deadline_text}; ladder stage {i + 1}"
-            f" ({stage.action.value}) at +{stage.offset_minutes} min",
-        ))
+             fired: Mapping[str, object] | set[str] | frozenset[str]) -> list[_Pending]:
+    """Every not-yet-fired stage of the current assignment, in time order
+    (ack timeouts first on a tie: they hand the lead on, which ends the ladder)."""
+    found: list[_Pending] = []
+    schedule = ladder_schedule(lead, policy)
+    if schedule:
+        tag = _ladder_tag(lead)
+        for due, i, stage in schedule:
+            key = f"{tag}{i}"
+            if key not in fired:
+                found.append((due, 1, i, stage.action.value, key, stage.offset_minutes))
     for i, (due, action) in enumerate(ack_schedule(lead, policy)):
         key = ack_key(lead, action)
-        if key in fired:
-            continue
-        minutes = (policy.ack_backup_minutes if action == AckAction.TO_BACKUP
-                   else policy.ack_pool_minutes)
-        found.append(StageDecision(
-            key, "ack_timeout", action, due, True, i,
-            f"P{lead.priority} lead neither opened nor worked {minutes} min after assignment",
-        ))
-    # Ack timeouts first on a tie: they hand the lead on, which ends the ladder.
-    found.sort(key=lambda d: (d.due_at, d.rule != "ack_timeout", d.stage))
+        if key not in fired:
+            minutes = (policy.ack_backup_minutes if action == AckAction.TO_BACKUP
+                       else policy.ack_pool_minutes)
+            found.append((due, 0, i, action, key, minutes))
+    if len(found) > 1:
+        found.sort(key=lambda t: (t[0], t[1], t[2]))
     return found
+
+
+def _decision(lead: LeadTiming, policy: EscalationPolicy, p: _Pending) -> StageDecision:
+    due, ladder, i, action, key, minutes = p
+    if ladder:
+        anchor = ladder_anchor(lead, policy)
+        return StageDecision(
+            key, "sla_ladder", action, due, True, i,
+            f"P{lead.priority} first response due {anchor:%Y-%m-%d %H:%M} UTC; ladder stage"
+            f" {i + 1} ({action}) at +{minutes} min")
+    return StageDecision(
+        key, "ack_timeout", action, due, True, i,
+        f"P{lead.priority} lead neither opened nor worked {minutes} min after assignment")
 
 
 def due_stages(lead: LeadTiming, policy: EscalationPolicy, now: datetime,
@@ -287,12 +299,14 @@ def due_stages(lead: LeadTiming, policy: EscalationPolicy, now: datetime,
     """Stages of the current assignment due at ``now`` and not yet fired, in
     time order, up to and including the first hand-over (after it the lead
     has another owner, whose stages are worked out anew)."""
+    if not escalates(lead):
+        return []
     out = []
-    for d in _pending(lead, policy, fired):
-        if d.due_at > now:
+    for p in _pending(lead, policy, fired):
+        if p[0] > now:
             break
-        out.append(d)
-        if d.action in HANDOVER_ACTIONS:
+        out.append(_decision(lead, policy, p))
+        if p[3] in HANDOVER_ACTIONS:
             break
     return out
 
@@ -301,7 +315,7 @@ def next_stage(lead: LeadTiming, policy: EscalationPolicy,
                fired: Mapping[str, object] | set[str] | frozenset[str]) -> StageDecision | None:
     """The next stage that will fire for the current assignment, if any."""
     pending = _pending(lead, policy, fired)
-    return pending[0] if pending else None
+    return _decision(lead, policy, pending[0]) if pending else None
 
 
 # --------------------------------------------------------------------------- the plan
@@ -346,6 +360,8 @@ def plan_escalation(
             timing = replace(timing, owner_id=target, assigned_at=assigned, acknowledged_at=None,
                              handed_over_at=now if target is not None else None,
                              backup_used=timing.backup_used or target is not None)
+        if due[-1].action not in HANDOVER_ACTIONS:
+            break  # everything due was in this round; only a hand-over brings more
     if len(steps) > 1:
         last = len(steps) - 1
         steps = [s if i == last else replace(s, decision=replace(
