@@ -72,12 +72,13 @@ def snooze_presets(now: datetime, tz: str | None) -> list[tuple[str, datetime]]:
     """1 h, 3 h, tomorrow 09:00 and next Monday 09:00 (their time when known)."""
     z = zone(tz)
     local = now.astimezone(z) if z else now.astimezone()
+    whose = " (their time)" if z else ""
     nine = time(9, 0)
     tomorrow = datetime.combine(local.date() + timedelta(days=1), nine, local.tzinfo)
     monday = datetime.combine(local.date() + timedelta(days=(7 - local.weekday()) or 7), nine,
                               local.tzinfo)
     return [("1 hour", now + timedelta(hours=1)), ("3 hours", now + timedelta(hours=3)),
-            ("Tomorrow 09:00", tomorrow), ("Next Monday 09:00", monday)]
+            (f"Tomorrow 09:00{whose}", tomorrow), (f"Next Monday 09:00{whose}", monday)]
 
 
 def _to_qdatetime(when: datetime) -> QtCore.QDateTime:
@@ -105,6 +106,7 @@ class _Form(QtWidgets.QDialog):
         self.form = QtWidgets.QFormLayout()
         layout.addLayout(self.form)
         self.error = QtWidgets.QLabel("", self)
+        self.error.setObjectName("form_error")
         self.error.setStyleSheet("color:#c62828;")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
@@ -192,10 +194,24 @@ class Dialogs:
     def ask_snooze(self, now: datetime, tz: str | None) -> datetime | None:
         form = _Form(self.parent, "Snooze lead", "Hide this lead until:")
         presets = snooze_presets(now, tz)
-        choice = form.combo("Until", [*((t, at) for t, at in presets), ("Pick a time…", None)])
-        at = form.when("Time", presets[0][1])
-        choice.currentIndexChanged.connect(
-            lambda _i: choice.currentData() and at.setDateTime(_to_qdatetime(choice.currentData())))
+        choice = form.combo("Until", [*((t, i) for i, (t, _at) in enumerate(presets)),
+                                      ("Pick a time…", -1)])
+        at = form.when("Time (yours)", presets[0][1])
+
+        def picked(_index: int) -> None:
+            i = choice.currentData()
+            if isinstance(i, int) and 0 <= i < len(presets):
+                at.setDateTime(_to_qdatetime(presets[i][1]))
+
+        choice.currentIndexChanged.connect(picked)
+        def edited(_value: object) -> None:
+            i = choice.currentData()
+            if isinstance(i, int) and i >= 0 and _to_qdatetime(presets[i][1]) != at.dateTime():
+                choice.setCurrentIndex(choice.count() - 1)  # a time of the rep's own
+
+        at.dateTimeChanged.connect(edited)
+        form.require(lambda: "" if _from_qdatetime(at.dateTime()) > now
+                     else "Pick a time in the future.")
         if form.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
         return _from_qdatetime(at.dateTime())
@@ -218,7 +234,7 @@ class Dialogs:
                 (r.value.replace("_", " ").capitalize(), r.value) for r in NoResponseReason])
         kind_box = form.combo("Kind", [(k.value.capitalize(), k.value) for k in NextStepKind],
                               kind or NextStepKind.CALL.value)
-        when = form.when("When", at or now + timedelta(days=1))
+        when = form.when("When (your time)", at or now + timedelta(days=1))
         what = form.line("What", text or "")
 
         def chosen() -> str | None:

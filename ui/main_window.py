@@ -52,7 +52,9 @@ from ui.qt import (
     Signal,
 )
 from ui.queue_model import (
+    COL_COMPANY,
     COL_NAME,
+    COL_TIER,
     SECTION_CALLABLE,
     SECTION_LATER,
     SECTION_UPCOMING,
@@ -60,7 +62,7 @@ from ui.queue_model import (
     QueueModel,
 )
 from ui.tasks import SerialExecutor
-from ui.widgets import CallBar, DialCountdown, configure_queue_view
+from ui.widgets import QUEUE_COLUMN_WIDTHS, CallBar, DialCountdown, configure_queue_view
 
 if TYPE_CHECKING:
     from ui.dialogs import FieldSpec, NextStepAnswer
@@ -71,6 +73,8 @@ ROLE_LABELS = {"rep": "Rep", "team_lead": "Team lead", "admin": "Admin"}
 MODE_PREVIEW, MODE_PROGRESSIVE = "preview", "progressive"
 #: How long progressive dialing shows the next lead before its call starts.
 PROGRESSIVE_DELAY = timedelta(seconds=5)
+#: After a first paint, how long the window waits to install other features' hooks.
+EXTENSIONS_DELAY_MS = 20
 #: The queue is re-read this often so leads coming due move into "Call now".
 AUTO_REFRESH = timedelta(minutes=1)
 _ACTIVE_STATUSES = ("new", "working")
@@ -558,7 +562,8 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 self._select_initial()
             self.sig_queue_loaded.emit(self.model.total)
-            QTimer.singleShot(0, self._install_extensions)
+            # A real (not zero) timer: the first frame reaches the screen first.
+            QTimer.singleShot(EXTENSIONS_DELAY_MS, self._install_extensions)
             if self._open_workspace is not None:
                 self.executor.submit(self._open_workspace, label="open",
                                      on_done=self._on_workspace_ready)
@@ -571,6 +576,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ws = ws
         self.clock = ws.clock
         log.info("workspace open for %s", ws.me.email)
+        self._install_extensions()  # (if the store opened before their timer) they see ready
         if not self.switcher.count():
             self.executor.submit(ws.people, label="people", on_done=self._on_people)
         if self._active is not None and not self._team_view:
@@ -609,6 +615,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model.show_owner = snap.team_view
         self.model.set_queue(snap.callable, snap.later, snap.upcoming, now=snap.now,
                              owners=snap.owners, sections=not snap.team_view)
+        widths = dict(QUEUE_COLUMN_WIDTHS)
+        if snap.team_view:  # room for the Owner column
+            widths.update({COL_COMPANY: 130, COL_TIER: 72})
+        for col in (COL_COMPANY, COL_TIER):
+            self.view.setColumnWidth(col, widths[col])
         self._refresh_sources()
         self._update_title()
         self._update_status()

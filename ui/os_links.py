@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from typing import Protocol
-from urllib.parse import quote
 
 from ui.qt import QDesktopServices, QGuiApplication, QUrl
 
@@ -31,6 +30,8 @@ def tel_url(phone: str) -> str:
 
 
 def mailto_url(to: str, subject: str | None, body: str | None) -> str:
+    from urllib.parse import quote
+
     parts = []
     if subject:
         parts.append("subject=" + quote(subject))

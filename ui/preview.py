@@ -96,7 +96,7 @@ def next_action(data: PreviewData) -> str:
     if d.first_action_at is None:
         verb = "First call"
     what = d.next_step or ""
-    if what.lower().startswith(verb.lower()):
+    if what.lower().startswith((verb.lower(), kind)):
         text = what  # "Call back at 14:30" already says it
     else:
         text = verb + (f": {what}" if what else "")

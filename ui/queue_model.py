@@ -106,7 +106,9 @@ def priority_pills(dpr: float = 1.0) -> dict[int, QIcon]:
         painter.setFont(font)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"P{priority}")
         painter.end()
-        pills[priority] = QIcon(pixmap)
+        icon = QIcon(pixmap)
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)  # not tinted on the selected row
+        pills[priority] = icon
     return pills
 
 

@@ -13,11 +13,13 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ui.qt import QObject, Qt, Signal
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger("leadqueue.ui.tasks")
 
@@ -49,7 +51,8 @@ class SerialExecutor(QObject):
     def __init__(self, name: str = "local-db", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._name = name
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        # The thread starts with the first task (a screenshot run never needs one).
+        self._pool: ThreadPoolExecutor | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
@@ -69,6 +72,10 @@ class SerialExecutor(QObject):
         was_idle = not self._pending
         self._pending[task_id] = _Pending(label or getattr(fn, "__name__", "task"),
                                           on_done, on_error)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
         self._pool.submit(self._run, task_id, fn, args)
         if was_idle:
             self.sig_busy_changed.emit(True)
@@ -105,4 +112,5 @@ class SerialExecutor(QObject):
     def shutdown(self, wait: bool = True) -> None:
         """Finish (or with ``wait=False`` abandon) queued work; no new tasks."""
         self._closed = True
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
