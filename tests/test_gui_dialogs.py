@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from conftest import T0
 
 pytestmark = pytest.mark.gui

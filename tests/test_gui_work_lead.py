@@ -61,7 +61,7 @@ def window(qtbot, small_store, tmp_path, monkeypatch):  # type: ignore[no-untype
         win.start()
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=WAIT)
-    win.view.setFocus()
+    assert win.view.hasFocus()  # keys work at once: start() focuses the queue
     idle(qtbot, win)
     yield win
     win.force_close()
@@ -455,3 +455,38 @@ def test_model_with_sections_and_filter_passes_qtmodeltester(qtmodeltester, wind
     qtmodeltester.check(window.model, force_py=True)
     window.search.setText("a")
     qtmodeltester.check(window.model, force_py=True)
+
+
+@pytest.mark.parametrize("number", range(1, 9))
+def test_every_outcome_is_logged_from_its_number_key(qtbot, window, ids, number) -> None:  # type: ignore[no-untyped-def]
+    from leadqueue.enums import CallOutcome
+    from ui.actions import OUTCOME_LABELS
+    from ui.qt import QKeySequence
+
+    win = window
+    outcome = list(OUTCOME_LABELS)[number - 1]
+    assert outcome in {o.value for o in CallOutcome}
+    win.dialogs.answer("ask_next_step", None)
+    combo = QKeySequence(str(number))[0]
+    with qtbot.waitSignal(win.sig_action_done, timeout=WAIT) as done:
+        key(qtbot, win, combo.key())
+    assert done.args[0] == "log_outcome" and done.args[1].status
+    assert win.ws.lead(ids["L1"]).activities[0].outcome == outcome
+    assert OUTCOME_LABELS[outcome] in win.preview.toPlainText()
+
+
+def test_meeting_booked_confirms_its_step_on_that_lead_then_moves_on(qtbot, window, ids) -> None:  # type: ignore[no-untyped-def]
+    from ui.qt import Qt
+
+    win, dialogs = window, window.dialogs
+    dialogs.answer("ask_next_step", next_step("email", 0.1, "Confirm the meeting"))
+    with qtbot.waitSignal(win.sig_action_done, timeout=WAIT,
+                          check_params_cb=lambda name, _r: name == "next_step"):
+        key(qtbot, win, Qt.Key.Key_7)  # meeting booked: the lead leaves the queue
+    args, _kwargs = dialogs.last("ask_next_step")
+    assert args[0] == "Priya Shah"  # asked about the lead the meeting was booked with
+    detail = win.ws.lead(ids["L1"])
+    assert detail.status == "meeting" and detail.next_step == "Confirm the meeting"
+    assert win.ws.lead(ids["L2"]).next_step != "Confirm the meeting"
+    assert win.model.row_of(ids["L1"]) == -1
+    qtbot.waitUntil(lambda: win.active_lead == ids["L2"], timeout=WAIT)  # the next lead

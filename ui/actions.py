@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from leadqueue.enums import CallOutcome
 
-#: Labels of the call outcomes, in the order of their number keys 1–8.
-OUTCOME_LABELS: dict[str, str] = {
+_KNOWN_OUTCOMES = {
     CallOutcome.CONNECTED.value: "Connected",
     CallOutcome.VOICEMAIL.value: "Voicemail",
     CallOutcome.NO_ANSWER.value: "No answer",
@@ -24,6 +23,12 @@ OUTCOME_LABELS: dict[str, str] = {
     CallOutcome.BAD_NUMBER.value: "Bad number",
     CallOutcome.MEETING_BOOKED.value: "Meeting booked",
     CallOutcome.NOT_INTERESTED.value: "Not interested",
+}
+#: Every call outcome the core knows, in its order, with its label; the first
+#: nine get the number keys 1–9.
+OUTCOME_LABELS: dict[str, str] = {
+    o.value: _KNOWN_OUTCOMES.get(o.value, o.value.replace("_", " ").capitalize())
+    for o in CallOutcome
 }
 
 
@@ -62,7 +67,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("email", "Email", ("E",), "lead",
                "Open an email with this step's template (also copied to the clipboard)"),
     ActionSpec("log_outcome", "Log outcome…", ("L",), "lead", "Log a call outcome"),
-    *(ActionSpec(outcome_action_name(o), label, (str(n),), "outcome",
+    *(ActionSpec(outcome_action_name(o), label, (str(n),) if n <= 9 else (), "outcome",
                  f"Log outcome: {label}")
       for n, (o, label) in enumerate(OUTCOME_LABELS.items(), start=1)),
     ActionSpec("note", "Note…", ("N",), "lead", "Add a note"),

@@ -551,6 +551,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def start(self) -> None:
         """Show the queue: the first paint now (if given), then the workspace."""
+        self.view.setFocus()  # the rep's keys go to the queue, not the search box
         if self.ws is None:
             fp = self._first_paint
             assert fp is not None
@@ -625,7 +626,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_status()
 
     def _on_refresh(self, generation: int, r: _Refresh, select: uuid.UUID | None,
-                    then: Callable[[], None] | None) -> None:
+                    then: Callable[[], None] | None, keep_open: bool = False) -> None:
+        """Show a refresh; ``keep_open``: a follow-up question about the open
+        lead is coming, so it stays open even if it left the queue."""
         if generation != self._queue_generation:
             if then is not None:
                 then()
@@ -642,9 +645,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self._select_view_row(row)  # the open lead: kept; another: opened
         elif wanted is None:
             self._select_initial()
-        elif active is not None and r.preview is not None and \
-                r.preview.detail.status in _ACTIVE_STATUSES:
-            self.view.clearSelection()  # still open, hidden by the filter
+        elif active is not None and r.preview is not None and (
+                keep_open or r.preview.detail.status in _ACTIVE_STATUSES
+                or (r.wrap is not None and not r.wrap.complete)):
+            # Still open: hidden by the filter, or out of the queue (a meeting
+            # booked …) but not wrapped up yet.
+            self.view.clearSelection()
         else:
             self._lead_left_queue()
         self.sig_queue_loaded.emit(self.model.total)
@@ -1162,13 +1168,14 @@ class MainWindow(QtWidgets.QMainWindow):
             outcome, duration, note = answer
         lead_id = data.detail.id
         self._last_call_s = None
+        name = data.detail.name
         self._write("log_outcome",
                     lambda ws: ws.log_call(lead_id, outcome, duration_s=duration, note=note),
-                    then=self._after_outcome)
+                    then=lambda result: self._after_outcome(result, lead_id, name))
 
-    def _after_outcome(self, result: Any) -> None:
+    def _after_outcome(self, result: Any, lead_id: uuid.UUID, name: str) -> None:
         """A call was logged: confirm the proposed next step (or status)."""
-        if self._active is None or result is None:
+        if result is None or lead_id != self._active:
             return
         statuses = tuple(s for s in (result.proposed_status, result.alternative_status)
                          if s and s != "working")
@@ -1178,10 +1185,10 @@ class MainWindow(QtWidgets.QMainWindow):
             notes.append("The phone number is flagged.")
         if result.cadence_ended:
             notes.append("The cadence has ended.")
-        intro = (f"Logged. Next step for {self._active_name} (proposed by the rules)."
+        intro = (f"Logged. Next step for {name} (proposed by the rules)."
                  + (" " + " ".join(notes) if notes else ""))
         answer = self.dialogs.ask_next_step(
-            self._active_name, result.next_step_kind, result.next_step_at,
+            name, result.next_step_kind, result.next_step_at,
             result.next_step_text, self.now(), statuses=statuses,
             status=proposed or (result.status if result.status != "working" else None),
             intro=intro)
@@ -1256,10 +1263,10 @@ class MainWindow(QtWidgets.QMainWindow):
         answer = self.dialogs.ask_inbound(data.detail.name)
         if answer is None:
             return
-        lead_id = data.detail.id
+        lead_id, name = data.detail.id, data.detail.name
         self._write("inbound", lambda ws: ws.log_inbound(
             lead_id, answer.kind, body=answer.body or None, outcome=answer.outcome),
-            then=self._after_outcome)
+            then=lambda result: self._after_outcome(result, lead_id, name))
 
     def act_correct(self) -> None:
         data = self._lead_context()
@@ -1376,7 +1383,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     then(r.result)
                 self._after_write_settled(was_complete)
 
-            self._on_refresh(generation, r, None, after)
+            self._on_refresh(generation, r, None, after, keep_open=then is not None)
 
         def failed(exc: BaseException) -> None:
             self._writes_pending -= 1
