@@ -207,6 +207,7 @@ class Context:
                 and not away
             self.people[row.id] = Person(row.id, row.name, Role(row.role), row.team_id,
                                          row.backup_id, usable)
+        self._copy_ok: dict[str, bool] = {}
         self._leads_of: dict[uuid.UUID | None, list[uuid.UUID]] = defaultdict(list)
         for p in self.people.values():
             if p.role is Role.TEAM_LEAD and p.usable:
@@ -223,6 +224,19 @@ class Context:
         if team_id is None and owner_id in self.people:
             team_id = self.people[owner_id].team_id
         return list(self._leads_of.get(team_id, ()))
+
+    def can_copy(self, session: Session, table: Any) -> bool:
+        """Whether COPY may append to ``table``: PostgreSQL refuses COPY FROM on a
+        table whose row-level security applies to us (``admin init`` forces it;
+        a superuser or BYPASSRLS role is exempt)."""
+        if not _is_pg(session):
+            return False
+        if table.name not in self._copy_ok:
+            self._copy_ok[table.name] = bool(session.execute(text(
+                "SELECT NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls "
+                "FROM pg_class c JOIN pg_roles r ON r.rolname = current_user "
+                "WHERE c.oid = to_regclass(:t)"), {"t": table.name}).scalar())
+        return self._copy_ok[table.name]
 
     def name_of(self, person_id: uuid.UUID | None) -> str:
         p = self.people.get(person_id) if person_id else None
@@ -331,7 +345,7 @@ def _claim(session: Session, ctx: Context, plans: list[Plan]) -> list[Plan]:
             for p in plans for k, d in p.keys]
     if not rows:
         return plans
-    if _is_pg(session):
+    if ctx.can_copy(session, F):
         # The rows are locked, so a conflict means another worker got there
         # between our reads: rare. COPY all keys in a savepoint; only on a
         # unique violation take the slower statement that skips the taken ones.
@@ -345,6 +359,7 @@ def _claim(session: Session, ctx: Context, plans: list[Plan]) -> list[Plan]:
         else:
             savepoint.commit()
             return plans
+    if _is_pg(session):
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
@@ -385,10 +400,10 @@ def _copy(session: Session, table: Any, rows: list[dict[str, Any]], *,
                           for c in cols])
 
 
-def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, ctx: Context, table: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    if _is_pg(session):
+    if ctx.can_copy(session, table):
         _copy(session, table, rows)
     else:
         session.execute(insert(table), rows)
@@ -477,11 +492,11 @@ def _commit_plans(session: Session, ctx: Context, plans: list[Plan],
     summary.skipped += before - len(plans)
     _update_many(session, L, {p.lead_id: p.changes for p in plans},
                  {p.lead_id: p.bump for p in plans}, ctx.now, keep_scored=True)
-    _insert(session, E, [r for p in plans for r in p.enr_new])
+    _insert(session, ctx, E, [r for p in plans for r in p.enr_new])
     enr_set = {eid: ch for p in plans for eid, ch in p.enr_set.items()}
     _update_many(session, E, enr_set, {}, ctx.now)
-    _insert(session, AuditEntry.__table__, [a for p in plans for a in p.audits])
-    _insert(session, Notification.__table__, [n for p in plans for n in p.notes])
+    _insert(session, ctx, AuditEntry.__table__, [a for p in plans for a in p.audits])
+    _insert(session, ctx, Notification.__table__, [n for p in plans for n in p.notes])
     for p in plans:
         for kind, text in p.lines:
             summary.add(kind, text)

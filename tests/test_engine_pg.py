@@ -153,8 +153,10 @@ def test_two_worker_processes_at_once(pg_store) -> None:  # type: ignore[no-unty
 
 def test_the_worker_does_the_shared_duties_on_an_installed_database(
         pg_server_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """On a database set up by ``admin init`` one worker pass also processes
-    the intake table and routes the new lead, then the rules enrol it."""
+    """On a database set up by ``admin init``, run by an admin's own login
+    (row-level security applies to it, unlike a superuser), one worker pass
+    processes the intake table, routes the new leads, and the rules enrol and
+    escalate them."""
     from pool_support import PoolDb
 
     from leadqueue.cli import main
@@ -162,17 +164,27 @@ def test_the_worker_does_the_shared_duties_on_an_installed_database(
 
     db = PoolDb(pg_server_url)
     try:
-        ann = db.person("Ann")
+        ann = db.login("ann", daily_capacity=1000)
+        db.login("wanda", role="admin")
         db.rule("Everything", "round_robin", target_team="Alpha")
-        submit(db.engine, {"first_name": "Wendy", "last_name": "Web", "country": "US",
-                           "email": "wendy@example.com"}, received_at=T0, source_system="web")
-        assert main(["worker", "--db", db.url, "--once", "--at", T0.isoformat()]) == 0
+        for i in range(60):  # enough for the bulk paths (COPY, temp-table updates)
+            submit(db.engine, {"first_name": f"Wendy{i}", "last_name": "Web", "country": "US",
+                               "email": f"wendy{i}@example.com"}, received_at=T0,
+                   source_system="web")
+        worker = db.url_of("wanda")
+        assert main(["worker", "--db", worker, "--once", "--at", T0.isoformat()]) == 0
         out = capsys.readouterr().out
-        assert out.startswith("intake: 1 item")
-        assert "Wendy Web: enrolled in 'Default inbound'" in out
-        assert db.one("SELECT owner_id FROM leads WHERE first_name = 'Wendy'") == ann
-        assert main(["worker", "--db", db.url, "--once", "--at", T0.isoformat()]) == 0
-        assert "applied 0 decisions" in capsys.readouterr().out
+        assert out.startswith("intake: 60 items")
+        assert "cadence:enrolled: 60" in out
+        assert db.one("SELECT count(*) FROM leads WHERE owner_id = %s", (ann,)) == 60
+        later = (T0 + timedelta(hours=30)).isoformat()
+        assert main(["worker", "--db", worker, "--once", "--at", later]) == 0
+        out = capsys.readouterr().out
+        assert re.search(r"sla_ladder:to_pool: 60|ack_timeout:to_pool: 60", out), out
+        for at in (T0.isoformat(), later):
+            assert main(["worker", "--db", worker, "--once", "--at", at]) == 0
+            assert "applied 0 decisions" in capsys.readouterr().out
+        assert db.one("SELECT count(*) FROM audit_log WHERE rule = 'cadence_enroll'") == 60
     finally:
         db.close()
 
