@@ -267,3 +267,28 @@ def test_quiet_hours(ws, local_engine) -> None:  # type: ignore[no-untyped-def]
     with local_engine.connect() as con:
         assert con.execute(select(User.quiet_hours_start).where(
             User.email == "rep@x.com")).scalar() is None
+
+
+def test_saved_rules_drive_the_engine(ws, local_engine, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    """Rules are data: a shorter P2 target and a team's own cadence take effect
+    on the next pass, with no restart."""
+    from datetime import timedelta
+
+    from engine_support import a_lead, lead_row
+
+    load_document(local_engine, {"leads": [
+        a_lead("NEW", T0, owner="rep@x.com", acknowledged_at=T0)]}, now=T0)
+    lead = ws("lead@x.com")
+    lead.save_template(TemplateSpec("Quick call", "call", "Hi {first_name}"))
+    lead.save_cadence(CadenceSpec("Americas sprint", (
+        CadenceStepSpec(1, 1, "call", "Quick call", "11:00"), CadenceStepSpec(2, 3, "email"))))
+    lead.save_sla_policy(replace(lead.rule_book().sla_policy(2), first_response_minutes=10))
+    first = lead.run_rules(at=T0)
+    assert first.counts["cadence:enrolled"] == 1
+    row = lead_row(local_engine, "NEW")
+    # Day 1 11:00 in New York (EST) = 16:00 UTC, from the team's own cadence.
+    assert row.next_step == "Call — cadence step 1: Quick call"
+    assert row.next_step_at == T0 + timedelta(hours=1)
+    assert lead.run_rules(at=T0 + timedelta(minutes=9)).total == 0
+    late = lead.run_rules(at=T0 + timedelta(minutes=10))
+    assert late.counts["sla_ladder:notify_owner"] == 1  # the team's 10-minute target
