@@ -5,6 +5,14 @@ that cannot be used raises :class:`leadqueue.store.StoreError` before any
 window exists, so the CLI prints one line and exits 2 with the file untouched.
 With ``screenshot`` the window is rendered offscreen, the first queue row is
 selected so the preview shows, and the PNG is written.
+
+Cold start (issue 3: at most 2.5x a bare PySide6 window). On a local store at
+the current schema, signed in as a rep, the first screen is read through the
+sqlite3 driver (:mod:`leadqueue.firstpaint`) and painted at once; the
+SQLAlchemy workspace opens on the window's executor right after, and writes
+made before then wait for it. Everything else (a team lead, a shared
+database, a store that needs migrating) opens the workspace first. A
+screenshot of a first paint never loads the ORM at all.
 """
 
 from __future__ import annotations
