@@ -37,8 +37,9 @@ NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 def db(pg_server_url: str) -> Iterator[PoolDb]:
     pool = PoolDb(pg_server_url)
     try:
-        pool.ann = pool.person("Ann")  # type: ignore[attr-defined]
-        pool.bob = pool.person("Bob")  # type: ignore[attr-defined]
+        # Many leads land on one day here: caps are tested in test_shared_routing.
+        pool.ann = pool.person("Ann", daily_capacity=100_000)  # type: ignore[attr-defined]
+        pool.bob = pool.person("Bob", daily_capacity=100_000)  # type: ignore[attr-defined]
         pool.lead_ = pool.person("Tia", role="team_lead")  # type: ignore[attr-defined]
         pool.rule("US", "round_robin", match={"countries": ["US"]}, target_team="Alpha")
         pool.rule("Everything else", "pool", position=9, target_team="Alpha")
