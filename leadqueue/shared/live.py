@@ -248,10 +248,11 @@ class LeadListener:
 class IntakeWaker:
     """Wakes the worker when another system inserts into ``intake``.
 
-    ``wait(timeout)`` returns True as soon as a row arrived (or was already
-    waiting when the connection was made), False after ``timeout``. A lost
-    connection is reopened on the next wait; meanwhile it waits like a timer,
-    so the worker's polling interval remains the fallback.
+    ``wait(timeout)`` returns True as soon as a row is inserted, False after
+    ``timeout``. Rows that arrived before the first wait (or while the
+    connection was down) raise no wake-up: the worker processes the table
+    before each wait, so its interval stays the fallback. A lost connection
+    is reopened on the next wait; meanwhile it waits like a plain timer.
     """
 
     def __init__(self, url: str) -> None:
