@@ -41,6 +41,7 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import QApplication
+from shiboken6 import isValid as is_alive  # False once the C++ object is deleted
 
 __all__ = [
     "QAbstractTableModel",
@@ -76,4 +77,5 @@ __all__ = [
     "QtWidgets",
     "Signal",
     "Slot",
+    "is_alive",
 ]

@@ -5,6 +5,12 @@ read and write of the window goes through it, in submission order, so the GUI
 thread never waits on SQLite and two writes never race. Results and exceptions
 come back on the GUI thread through a queued signal; a work function never
 touches a widget.
+
+The worker thread never emits on the executor itself: a window (and the
+executor, its child) can be deleted while a task still runs, and emitting on
+a deleted QObject from another thread crashes the process. It emits on one
+process-wide relay that lives as long as the application, which hands the
+result to the executor only if it still exists.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ui.qt import QObject, Qt, Signal
+from ui.qt import QObject, Qt, Signal, is_alive
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +41,37 @@ class _Pending:
     on_error: Failed | None
 
 
+class _Relay(QObject):
+    """Carries finished tasks from worker threads to the GUI thread."""
+
+    # (executor key, task id, result, exception)
+    sig_finished = Signal(int, int, object, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.executors: weakref.WeakValueDictionary[int, SerialExecutor] = (
+            weakref.WeakValueDictionary())
+        self.sig_finished.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+
+    def _dispatch(self, key: int, task_id: int, result: Any, exc: BaseException | None) -> None:
+        executor = self.executors.get(key)
+        if executor is None or not is_alive(executor):
+            return  # its window is gone; nobody is waiting for the answer
+        executor._on_finished(task_id, result, exc)
+
+
+_relay: _Relay | None = None
+_keys = itertools.count(1)
+
+
+def _the_relay() -> _Relay:
+    """The process's relay, created on the GUI thread by the first executor."""
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+    return _relay
+
+
 class SerialExecutor(QObject):
     """One background thread, tasks in order, callbacks on the GUI thread."""
 
@@ -45,9 +83,6 @@ class SerialExecutor(QObject):
     #: True while at least one task is queued or running.
     sig_busy_changed = Signal(bool)
 
-    # Emitted from the worker thread; the queued connection hops to the GUI thread.
-    _sig_finished = Signal(int, object, object)
-
     def __init__(self, name: str = "local-db", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._name = name
@@ -57,7 +92,9 @@ class SerialExecutor(QObject):
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
         self._closed = False
-        self._sig_finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._relay = _the_relay()
+        self._key = next(_keys)
+        self._relay.executors[self._key] = self
 
     @property
     def busy(self) -> bool:
@@ -82,13 +119,15 @@ class SerialExecutor(QObject):
         return task_id
 
     def _run(self, task_id: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        # Runs on the worker thread: no widget calls here, only the signal.
+        # Runs on the worker thread: no widget calls here, and no signal of
+        # our own (we may be deleted meanwhile): only the relay's.
+        relay, key = self._relay, self._key
         try:
             result = fn(*args)
         except BaseException as exc:  # every failure must reach the GUI thread
-            self._sig_finished.emit(task_id, None, exc)
+            relay.sig_finished.emit(key, task_id, None, exc)
         else:
-            self._sig_finished.emit(task_id, result, None)
+            relay.sig_finished.emit(key, task_id, result, None)
 
     def _on_finished(self, task_id: int, result: Any, exc: BaseException | None) -> None:
         pending = self._pending.pop(task_id, None)
