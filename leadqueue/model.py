@@ -116,6 +116,8 @@ class Team(Synced, Base):
     lease_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     #: A travel pack's lease, for reps going offline.
     travel_lease_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    #: Routing skips a rep whose app has not been seen for this long; null: never.
+    offline_after_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(Synced, Base):
@@ -139,6 +141,14 @@ class User(Synced, Base):
     quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
     last_seen_at: Mapped[datetime | None]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Routing skips the rep until this instant (holiday, sick leave).
+    out_of_office_until: Mapped[datetime | None]
+    #: Working shift in the rep's own time zone, "HH:MM" (start inclusive, end
+    #: exclusive; an end before the start crosses midnight); null: no shift limit.
+    shift_start: Mapped[str | None] = mapped_column(String(5))
+    shift_end: Mapped[str | None] = mapped_column(String(5))
+    #: ISO weekdays of the shift (1 = Monday), e.g. "12345"; null: every day.
+    shift_days: Mapped[str | None] = mapped_column(String(7))
 
 
 class Account(Synced, Base):
@@ -228,6 +238,9 @@ class Lead(Synced, Base):
     routing_explanation: Mapped[dict[str, Any] | None]
     #: First-response deadline set at intake (null: no target); pool claims order by it.
     sla_due_at: Mapped[datetime | None]
+    #: When the rule engine last scored the lead; activity or a change after it
+    #: makes the engine score it again (null: never scored).
+    scored_at: Mapped[datetime | None]
 
 
 class Activity(Base):
@@ -275,6 +288,8 @@ class SlaPolicy(Synced, Base):
     work_start: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
     work_end: Mapped[str] = mapped_column(String(5), default="17:00", server_default="17:00")
     #: ISO dates that are not working days.
+    #: IANA zone of the business hours; null: the lead's team's zone (UTC without a team).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     holidays: Mapped[list[Any]] = mapped_column(default=list)
     #: [{"offset_minutes": 30, "action": "notify_owner_urgent"}, ...] from the deadline.
     escalation: Mapped[list[Any]] = mapped_column(default=list)
@@ -314,6 +329,9 @@ class RoutingState(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     assigned_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_assigned_at: Mapped[datetime | None]
+    #: Stride-scheduling position: the eligible member with the lowest goes
+    #: next and moves on by (a constant / weight), see ``rules.routing``.
+    stride_pass: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Template(Synced, Base):
@@ -393,6 +411,8 @@ class Notification(Synced, Base):
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     seen_at: Mapped[datetime | None]
+    #: Snoozed by the recipient: shown again at this instant.
+    snoozed_until: Mapped[datetime | None]
     #: Unique per (rule, lead, assignment, stage): a stage fires once.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 

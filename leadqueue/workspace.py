@@ -14,19 +14,25 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .enums import LeadStatus, Role
+from .errors import ActionRefused, LeadNotFound
 from .views import ActivityView, LeadDetail, PersonView, QueueRow, RankedQueue
+from .workspace_rules import RulesActions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from .model import Lead
+    from .templates import RenderedTemplate
+    from .views import ContactEdit, NewLead, OutcomeResult, WrapUp
+
+__all__ = ["ActionRefused", "LeadNotFound", "UnknownPerson", "Workspace"]
 
 
 class UnknownPerson(LookupError):
     """No user with that email in this database."""
 
 
-class Workspace:
+class Workspace(RulesActions):
     def __init__(self, engine: Engine, me: PersonView, clock: Clock | None = None) -> None:
         self.engine = engine
         self.me = me
@@ -47,6 +53,17 @@ class Workspace:
                 if person.email.lower() == wanted:
                     return cls(engine, person, clock)
             raise UnknownPerson(f"no user with email {as_email!r} in this database")
+        if engine.dialect.name == "postgresql":
+            # On the shared database you are who you connect as (session_user).
+            from sqlalchemy import text
+
+            with engine.connect() as conn:
+                installed = conn.execute(text(
+                    "SELECT to_regprocedure('lq_me()') IS NOT NULL")).scalar()
+                me = conn.execute(text("SELECT lq_me()")).scalar() if installed else None
+            for person in people:
+                if person.id == me:
+                    return cls(engine, person, clock)
         reps = [p for p in people if p.role == Role.REP]
         return cls(engine, (reps or people)[0], clock)
 
@@ -140,6 +157,230 @@ class Workspace:
             return lead_detail(lead, owner.name if owner else None,
                                team.name if team else None, activities)
 
+    # -- working a lead (issue 3): each action is one small transaction --------
+    # The rules live in ``leadqueue.actions``; refusals raise ActionRefused
+    # with a message for the rep.
+
+    def _unit(self):  # type: ignore[no-untyped-def]
+        from .store import session_scope
+
+        return session_scope(self.engine)
+
+    def acknowledge(self, lead_id: uuid.UUID) -> None:
+        """The owner opened the lead: sets ``acknowledged_at`` once (no-op for others)."""
+        from . import actions
+
+        with self._unit() as s:
+            actions.acknowledge(s, self.me, self.now(), lead_id)
+
+    def log_call(self, lead_id: uuid.UUID, outcome: str, *, duration_s: int | None = None,
+                 note: str | None = None) -> OutcomeResult:
+        from . import actions
+
+        with self._unit() as s:
+            return actions.log_call(s, self.me, self.now(), lead_id, outcome,
+                                    duration_s=duration_s, note=note)
+
+    def log_touch(self, lead_id: uuid.UUID, kind: str, *, body: str | None = None
+                  ) -> OutcomeResult:
+        """An outbound email, SMS or social touch."""
+        from . import actions
+
+        with self._unit() as s:
+            return actions.log_touch(s, self.me, self.now(), lead_id, kind, body=body)
+
+    def log_inbound(self, lead_id: uuid.UUID, kind: str, *, body: str | None = None,
+                    outcome: str | None = None) -> OutcomeResult:
+        """A reply or an inbound call (``outcome`` for calls only)."""
+        from . import actions
+
+        with self._unit() as s:
+            return actions.log_inbound(s, self.me, self.now(), lead_id, kind, body=body,
+                                       outcome=outcome)
+
+    def add_note(self, lead_id: uuid.UUID, body: str) -> ActivityView:
+        from . import actions
+
+        with self._unit() as s:
+            return actions.add_note(s, self.me, self.now(), lead_id, body)
+
+    def correct_activity(self, activity_id: uuid.UUID, *, outcome: str | None = None,
+                         body: str | None = None) -> ActivityView:
+        """A new entry that supersedes a mis-logged one (history stays append-only)."""
+        from . import actions
+
+        with self._unit() as s:
+            return actions.correct_activity(s, self.me, self.now(), activity_id,
+                                            outcome=outcome, body=body)
+
+    def snooze(self, lead_id: uuid.UUID, until: datetime) -> None:
+        from . import actions
+
+        with self._unit() as s:
+            actions.snooze(s, self.me, self.now(), lead_id, until)
+
+    def set_next_step(self, lead_id: uuid.UUID, kind: str, at: datetime,
+                      text: str | None = None) -> None:
+        from . import actions
+
+        with self._unit() as s:
+            actions.set_next_step(s, self.me, self.now(), lead_id, kind, at, text)
+
+    def set_status(self, lead_id: uuid.UUID, status: str, *, reason: str | None = None,
+                   note: str | None = None) -> None:
+        """meeting, converted, nurture, no_response (reason), disqualified (reason), working."""
+        from . import actions
+
+        with self._unit() as s:
+            actions.set_status(s, self.me, self.now(), lead_id, status, reason=reason,
+                               note=note)
+
+    def disqualify(self, lead_id: uuid.UUID, reason: str, note: str | None = None) -> None:
+        """A standard reason (``enums.DisqualifyReason``); 'other' needs a note."""
+        from . import actions
+
+        with self._unit() as s:
+            actions.disqualify(s, self.me, self.now(), lead_id, reason, note)
+
+    def wrap_up_state(self, lead_id: uuid.UUID, since: datetime) -> WrapUp:
+        """May the rep leave the lead they opened at ``since``? (read only)"""
+        from . import actions
+
+        with self._unit() as s:
+            return actions.wrap_up_state(s, self.me, self.now(), lead_id, since)
+
+    def create_lead(self, new: NewLead) -> uuid.UUID:
+        """A lead entered by hand, owned by me; bad contact data is flagged, not refused."""
+        from . import actions
+
+        with self._unit() as s:
+            return actions.create_lead(s, self.me, self.now(), new)
+
+    def update_contact(self, lead_id: uuid.UUID, edit: ContactEdit) -> LeadDetail:
+        from . import actions
+
+        with self._unit() as s:
+            actions.update_contact(s, self.me, self.now(), lead_id, edit)
+        return self.lead(lead_id)
+
+    def render_template(self, lead_id: uuid.UUID) -> RenderedTemplate | None:
+        """The template for the lead's current step, merge fields filled."""
+        from . import actions
+
+        with self._unit() as s:
+            return actions.template_for(s, self.me, lead_id)
+
+    def cadence_step_label(self, lead_id: uuid.UUID) -> str | None:
+        """"Step 3 of 7 (call)" while the lead is in an active cadence."""
+        from .queue import cadence_labels
+
+        with self.engine.connect() as conn:
+            return cadence_labels(conn, [lead_id]).get(lead_id)
+
+    # -- the shared pool (online only; leadqueue.shared.claims) ----------------
+
+    #: The signed-in person's shared-database URL, set by the app while it is
+    #: configured for a shared database; None: local store only.
+    shared_url: str | None = None
+
+    def _shared_conn(self):  # type: ignore[no-untyped-def]
+        """A DB-API connection to the shared database as the person, or ActionRefused."""
+        if self.engine.dialect.name == "postgresql" and self.shared_url is None:
+            return _PooledAutocommit(self.engine.raw_connection())
+        if self.shared_url is None:
+            raise ActionRefused("Taking a lead from the pool needs the shared team database; "
+                                "this workspace has only its local store.")
+        import psycopg
+
+        from .shared.admin import libpq_url
+
+        try:
+            return psycopg.connect(libpq_url(self.shared_url), autocommit=True,
+                                   connect_timeout=5)
+        except psycopg.OperationalError:
+            raise ActionRefused("You are offline: taking a lead from the pool needs the "
+                                "shared database. Everything else keeps working.") from None
+
+    def claim_next(self) -> QueueRow | None:
+        """Take the best unclaimed lead of my team's pool; None when it is empty."""
+        from .shared.claims import ClaimRefused, claim_next, lead_summary
+        from .store import StoreError
+
+        conn = self._shared_conn()
+        try:
+            claim = claim_next(conn)
+            if claim is None:
+                return None
+            row = lead_summary(conn, claim.lead_id)
+        except ClaimRefused as exc:
+            raise ActionRefused(str(exc)) from None
+        except StoreError:
+            raise ActionRefused("You are offline: the claim did not reach the shared "
+                                "database. Try again when you are back online.") from None
+        finally:
+            conn.close()
+        return _claimed_row(row)
+
+    def release(self, lead_id: uuid.UUID) -> None:
+        """Give a lead I claimed back to my team's pool."""
+        from .shared.claims import ClaimRefused, release
+        from .store import StoreError
+
+        conn = self._shared_conn()
+        try:
+            release(conn, lead_id)
+        except ClaimRefused as exc:
+            raise ActionRefused(str(exc)) from None
+        except StoreError:
+            raise ActionRefused("You are offline: the release did not reach the shared "
+                                "database. Try again when you are back online.") from None
+        finally:
+            conn.close()
+
+
+class _PooledAutocommit:
+    """A pooled connection in autocommit for one call (one round trip per
+    claim), handed back to the pool as SQLAlchemy expects it."""
+
+    def __init__(self, pooled) -> None:  # type: ignore[no-untyped-def]
+        self._pooled = pooled
+        self._driver = pooled.driver_connection
+        self._driver.autocommit = True
+
+    def cursor(self):  # type: ignore[no-untyped-def]
+        return self._driver.cursor()
+
+    def commit(self) -> None:
+        self._driver.commit()
+
+    def rollback(self) -> None:
+        self._driver.rollback()
+
+    def close(self) -> None:
+        try:
+            if not self._driver.closed:
+                self._driver.autocommit = False
+        finally:
+            self._pooled.close()
+
+
+def _claimed_row(row: dict) -> QueueRow:  # type: ignore[type-arg]
+    """A queue row for a lead just claimed (read from the shared database)."""
+    from .clock import parse_instant
+
+    def when(value: str | None) -> datetime | None:
+        return parse_instant(value) if value else None
+
+    created = when(row["created_at"])
+    assert created is not None
+    return QueueRow(
+        id=uuid.UUID(row["id"]), external_id=row["external_id"],
+        name=f"{row['first_name']} {row['last_name']}".strip(), company=row["company"],
+        priority=row["priority"], status=row["status"], lead_class=row["lead_class"],
+        source=row["source"], phone=row["phone"], email=row["email"],
+        timezone=row["timezone"], score=row["score"], created_at=created, next_step=None,
+        next_step_kind=None, next_step_at=None, sla_due_at=when(row["sla_due_at"]),
+        reasons=("claimed from the pool",))
 
 def list_people(engine: Engine) -> list[PersonView]:
     from sqlalchemy import select
