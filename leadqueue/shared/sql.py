@@ -295,16 +295,18 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$""",
-        # One statement per step and no work that is not needed: the caller and
-        # their team's lease length in one lookup, expired leases only probed
-        # (one index probe) unless some in this team ran out, and the pick and
-        # the ownership write in one UPDATE ... WHERE id = (... SKIP LOCKED).
+        # No work that is not needed on the hot path: the caller and their
+        # team's lease length in one lookup, the pick and the ownership write in
+        # one UPDATE ... WHERE id = (... SKIP LOCKED), then the lease. Expired
+        # leases are returned to the pool by the worker (lq_expire_leases) and,
+        # when the pool looks empty, here first, so a dead claimer's lead comes
+        # back even with no worker running.
         f"""CREATE OR REPLACE FUNCTION lq_claim_next()
 RETURNS TABLE (lead_id uuid, epoch bigint, leased_at timestamptz, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER {sp} AS $$
 #variable_conflict use_column
 DECLARE v_me uuid; v_team uuid; v_minutes int; v_now timestamptz := lq_now(); v_lead uuid;
-        v_epoch bigint; v_until timestamptz;
+        v_epoch bigint; v_until timestamptz; v_round int;
 BEGIN
   SELECT u.id, u.team_id, t.lease_minutes INTO v_me, v_team, v_minutes
     FROM users u LEFT JOIN teams t ON t.id = u.team_id
@@ -316,23 +318,22 @@ BEGIN
   IF v_team IS NULL THEN
     RAISE EXCEPTION 'user % has no team, so no pool to claim from', v_me USING ERRCODE = 'LQ403';
   END IF;
-  -- leases of dead claimers in this team come back to the pool first
-  IF EXISTS (SELECT 1 FROM lead_leases ll JOIN leads l ON l.id = ll.lead_id
-              WHERE ll.released_at IS NULL AND ll.expires_at <= v_now
-                AND l.team_id = v_team) THEN
-    PERFORM lq_expire_leases_for(v_team, 16);
-  END IF;
   v_until := v_now + make_interval(mins => v_minutes);
   PERFORM set_config('leadqueue.event', 'claimed', true);
-  UPDATE leads SET owner_id = v_me, assigned_at = v_now, updated_at = v_now,
-         version = version + 1
-   WHERE id = (SELECT l.id FROM leads l
-                WHERE l.team_id = v_team AND l.owner_id IS NULL
-                  AND l.status IN ('new', 'working')
-                  AND l.deleted_at IS NULL AND l.merged_into_id IS NULL
-                ORDER BY l.priority, l.sla_due_at, l.score DESC, l.created_at
-                LIMIT 1 FOR UPDATE SKIP LOCKED)
-  RETURNING id INTO v_lead;
+  FOR v_round IN 1..2 LOOP
+    UPDATE leads SET owner_id = v_me, assigned_at = v_now, updated_at = v_now,
+           version = version + 1
+     WHERE id = (SELECT l.id FROM leads l
+                  WHERE l.team_id = v_team AND l.owner_id IS NULL
+                    AND l.status IN ('new', 'working')
+                    AND l.deleted_at IS NULL AND l.merged_into_id IS NULL
+                  ORDER BY l.priority, l.sla_due_at, l.score DESC, l.created_at
+                  LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING id INTO v_lead;
+    EXIT WHEN v_lead IS NOT NULL OR v_round = 2;
+    -- nothing free: return this team's expired claims to the pool, look once more
+    EXIT WHEN lq_expire_leases_for(v_team, 16) = 0;
+  END LOOP;
   PERFORM set_config('leadqueue.event', '', true);
   IF v_lead IS NULL THEN
     RETURN;
