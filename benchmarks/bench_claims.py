@@ -10,10 +10,10 @@ What is measured
 * **ours**: ``leadqueue.shared.claims.claim_next(conn)``, i.e. ``SELECT …
   FROM lq_claim_next()`` on an autocommit connection, one per claimer, each
   logged in as its own rep role (RLS on, ``SECURITY DEFINER``): the function
-  finds the caller, returns expired leases of the team to the pool, picks the
-  best lead by priority, SLA deadline, score, age with ``FOR UPDATE SKIP
-  LOCKED``, sets owner and ``assigned_at`` (the notify trigger fires) and
-  writes a lease row under the exclusion constraint. One round trip.
+  finds the caller and their team, picks the best lead by priority, SLA
+  deadline, score, age with ``FOR UPDATE SKIP LOCKED``, sets owner and
+  ``assigned_at`` (the notify trigger fires) and writes a lease row with a
+  fresh epoch under the exclusion constraint. One round trip.
 * **raw**: what a person would hand-write against the same table and the
   same partial index: one ``UPDATE leads SET owner_id = …, assigned_at = now()
   WHERE id = (SELECT id … ORDER BY priority, sla_due_at, score DESC,

@@ -1,10 +1,11 @@
 """Claims from a team's shared pool: the client of the server-side functions.
 
 A claim is one server round trip: ``SELECT * FROM lq_claim_next()``, a
-``SECURITY DEFINER`` function that returns the caller's team's leases that
-ran out to the pool, picks the best unclaimed lead (priority, SLA deadline,
-score, age) with ``FOR UPDATE SKIP LOCKED``, makes the caller its owner and
-writes a lease with a fresh epoch (a fencing token). Identity is the
+``SECURITY DEFINER`` function that picks the best unclaimed lead of the
+caller's team (priority, SLA deadline, score, age) with ``FOR UPDATE SKIP
+LOCKED``, makes the caller its owner and writes a lease with a fresh epoch (a
+fencing token). When the pool looks empty it first returns the team's
+expired, never-worked claims to it (the worker does that too). Identity is the
 connection's own login role (``session_user``); nothing the client sends can
 claim for someone else.
 
