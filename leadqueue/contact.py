@@ -75,23 +75,88 @@ def _zone_exists(name: str) -> bool:
     return True
 
 
+#: Where ``phonenumbers``' zone table is coarser than the numbering plan, the
+#: plan's zone for a block of geographic numbers (E.164 digits; the longest
+#: matching prefix wins). Australia's 07 is all Queensland, which keeps no
+#: daylight saving, yet ``phonenumbers`` answers Sydney for most of it; its 08 is
+#: South Australia, the Northern Territory and Western Australia (three clocks),
+#: yet ``phonenumbers`` answers "Adelaide or Perth" for nearly all of it; its 03
+#: is Victoria and Tasmania, answered as Sydney (the same clock, another state).
+#: Checked block by block against ``phonenumbers``' own place names in
+#: ``tests/test_contact.py``.
+ZONE_BY_PREFIX: dict[str, str] = {
+    "613": "Australia/Melbourne",      # 03: Victoria
+    "6136": "Australia/Hobart",        # 03 6: Tasmania
+    "617": "Australia/Brisbane",       # 07: Queensland
+    "61851": "Australia/Perth",        # 08 51: remote Western Australia
+    "6186": "Australia/Perth",         # 08 6: Western Australia
+    "6187": "Australia/Adelaide",      # 08 7: South Australia
+    "61879": "Australia/Darwin",       # 08 79: Northern Territory
+    "61880": "Australia/Broken_Hill",  # 08 80: far west NSW, on South Australia's clock
+    "6188": "Australia/Adelaide",      # 08 8: South Australia
+    "61889": "Australia/Darwin",       # 08 89: Northern Territory
+    "6189": "Australia/Perth",         # 08 9: Western Australia
+}
+#: The regions :data:`ZONE_BY_PREFIX` speaks for (Christmas Island shares 08 91
+#: with Western Australia, and ``phonenumbers`` places it itself).
+_PLAN_REGIONS = frozenset({"AU"})
+
+
 def zone_for_number(number: phonenumbers.PhoneNumber) -> str | None:
-    """The lead's time zone from its number, or None when the number does not say."""
+    """The lead's time zone from its number, or None when the number does not say.
+
+    ``phonenumbers``' zone list for the number decides, except for geographic
+    numbers in the blocks of :data:`ZONE_BY_PREFIX`, whose state the numbering
+    plan tells more exactly. A number that maps to several zones (mobiles,
+    toll-free) gets its region's preferred zone (:data:`PREFERRED_ZONES`), else
+    the zone of its region's own fixed-line numbers (a UK mobile: London, a
+    Jersey one: Jersey), else the first in sorted order.
+    """
     zones = [
         z for z in phone_timezone.time_zones_for_number(number)
         if z != UNKNOWN_ZONE and valid_timezone(z)
     ]
     if not zones:
         return None
+    region = phonenumbers.region_code_for_number(number)
+    planned = _plan_zone(number, region)
+    if planned is not None:
+        return planned
     if len(zones) == 1:
         return zones[0]
-    region = phonenumbers.region_code_for_number(number)
     for preferred in PREFERRED_ZONES.get(region or "", ()):
         if preferred in zones:
             return preferred
+    home = _region_zone(region)
+    if home in zones:
+        return home
     # No preference known: the first in sorted order, so the answer never
     # depends on the library's list order.
     return sorted(zones)[0]
+
+
+def _plan_zone(number: phonenumbers.PhoneNumber, region: str | None) -> str | None:
+    """The numbering plan's zone for a geographic number of a split area, else None."""
+    if region not in _PLAN_REGIONS or not phonenumbers.is_number_geographical(number):
+        return None
+    digits = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+    for length in range(min(len(digits), 6), 2, -1):
+        zone = ZONE_BY_PREFIX.get(digits[:length])
+        if zone is not None:
+            return zone if valid_timezone(zone) else None
+    return None
+
+
+@lru_cache(maxsize=256)
+def _region_zone(region: str | None) -> str | None:
+    """The zone of ``region``'s example fixed-line number when it has exactly one."""
+    if not region:
+        return None
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.FIXED_LINE)
+    if example is None:
+        return None
+    zones = phone_timezone.time_zones_for_number(example)
+    return zones[0] if len(zones) == 1 else None
 
 
 def normalize_phone(raw: str | None, default_region: str | None = None) -> PhoneResult:
@@ -115,6 +180,25 @@ def normalize_phone(raw: str | None, default_region: str | None = None) -> Phone
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return PhoneResult(e164, phonenumbers.region_code_for_number(number),
                        zone_for_number(number), None)
+
+
+@lru_cache(maxsize=4096)
+def display_phone(phone: str | None) -> str | None:
+    """``phone`` as people read it, in international format (``+61 4 6238 5600``).
+
+    Stored numbers are E.164; text that does not parse as a valid number (a
+    flagged lead's raw phone) comes back unchanged, so the rep sees what was
+    given. Links (``tel:``) keep using the E.164 text, never this.
+    """
+    if phone is None or not phone.strip():
+        return phone
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return phone
+    if not phonenumbers.is_valid_number(number):
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 # Deliberately modest: one @, a dotted domain, no spaces. Full RFC 5322 accepts
