@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from . import commands as _commands
@@ -33,11 +34,19 @@ def add_db_argument(parser: argparse.ArgumentParser, *, required: bool = False,
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="leadqueue",
-        description="Your next-best-lead queue. Without a command, starts the desktop app.",
-    )
+class _NotTheWindow(Exception):
+    """The arguments need the full parser (a sub-command, --help, or an error)."""
+
+
+class _WindowParser(argparse.ArgumentParser):
+    """The top-level options alone: enough to launch the window, and it raises
+    instead of printing, so anything else goes to the full parser's message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _NotTheWindow(message)
+
+
+def _add_window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"leadqueue {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="start on the demo database (created on first use)")
@@ -49,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="render the main window offscreen, save it as PNG and exit")
     parser.add_argument("--at", metavar="ISO8601",
                         help="pretend it is this time (demo and screenshots)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: the window's options and every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="leadqueue",
+        description="Your next-best-lead queue. Without a command, starts the desktop app.",
+    )
+    _add_window_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(_commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{_commands.__name__}.{info.name}")
@@ -56,9 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The arguments; sub-command parsers (one import per command module) are
+    built only when the window's options alone do not account for ``argv``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    window = _WindowParser(prog="leadqueue", add_help=False)
+    _add_window_options(window)
+    try:
+        args, rest = window.parse_known_args(argv)
+    except _NotTheWindow:
+        rest = ["(error)"]
+    if not rest:
+        args.command = None
+        return args
+    return build_parser().parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     from .store import StoreError
 
     try:
