@@ -195,8 +195,10 @@ _LEAD_COLUMNS = (
     " no_response_reason, disqualify_reason, final_outcome, data_issues, deleted_at")
 
 
-def read_lead(con: sqlite3.Connection, lead_id: uuid.UUID) -> LeadDetail | None:
-    """``Workspace.lead``: the lead with its history, newest first (None: gone)."""
+def read_lead(con: sqlite3.Connection, lead_id: uuid.UUID,
+              viewer_team_id: uuid.UUID | None = None) -> LeadDetail | None:
+    """``Workspace.lead`` for a viewer of ``viewer_team_id``: the lead with its
+    history, newest first (None: gone)."""
     row = con.execute(f"SELECT {_LEAD_COLUMNS} FROM leads WHERE id = ?",
                       (lead_id.hex,)).fetchone()
     if row is None or row[-1] is not None:
@@ -210,6 +212,7 @@ def read_lead(con: sqlite3.Connection, lead_id: uuid.UUID) -> LeadDetail | None:
         if owner_id else None
     team = con.execute("SELECT name FROM teams WHERE id = ?", (team_id,)).fetchone() \
         if team_id else None
+    window = read_calling_window(con, _uuid(team_id), viewer_team_id)
     activities = tuple(
         ActivityView(id=uuid.UUID(hex=aid), kind=kind, direction=direction, outcome=outcome,
                      at=_time(at), author_name=author,  # type: ignore[arg-type]
@@ -236,8 +239,24 @@ def read_lead(con: sqlite3.Connection, lead_id: uuid.UUID) -> LeadDetail | None:
         timezone=zone, country=country, state=state, territory=territory,
         company_size=size, product_interest=interest, no_response_reason=no_response,
         disqualify_reason=disqualify, final_outcome=final_outcome,
-        data_issues=tuple(_json(issues) or ()), activities=activities,
+        data_issues=tuple(_json(issues) or ()), calling_window=window,
+        activities=activities,
     )
+
+
+def read_calling_window(con: sqlite3.Connection,
+                        *team_ids: uuid.UUID | None) -> tuple[str, str]:
+    """``workspace.calling_window``: the first live team's window, else the default."""
+    from .rules.calling_window import DEFAULT_WINDOW_END, DEFAULT_WINDOW_START
+
+    for team_id in team_ids:
+        row = con.execute(
+            "SELECT calling_window_start, calling_window_end FROM teams"
+            " WHERE id = ? AND deleted_at IS NULL", (team_id.hex,)).fetchone() \
+            if team_id else None
+        if row is not None:
+            return row[0] or DEFAULT_WINDOW_START, row[1] or DEFAULT_WINDOW_END
+    return DEFAULT_WINDOW_START, DEFAULT_WINDOW_END
 
 
 def read_template(con: sqlite3.Connection, lead: LeadDetail, me: PersonView) -> Any:
@@ -289,7 +308,7 @@ def read_first_paint(path: str | Path, as_email: str | None, now: datetime,
         now = now.astimezone(UTC)
         queue = read_ranked_queue(con, me, now)
         top = next(iter(queue.callable or queue.later or queue.upcoming), None)
-        lead = read_lead(con, top.id) if top is not None else None
+        lead = read_lead(con, top.id, me.team_id) if top is not None else None
         if lead is None:
             return FirstPaintData(me, tuple(people), queue, now)
         return FirstPaintData(me, tuple(people), queue, now, lead,

@@ -151,6 +151,9 @@ class LeadDetail:
     disqualify_reason: str | None
     final_outcome: str | None
     data_issues: tuple[str, ...]
+    #: The team's calling window ("HH:MM", "HH:MM"), on the lead's wall clock:
+    #: the lead's team's, else the viewer's team's (as ranking applies it).
+    calling_window: tuple[str, str]
     activities: tuple[ActivityView, ...] = field(default=())
 
     @property

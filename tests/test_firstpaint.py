@@ -63,7 +63,7 @@ def _same_as_workspace(path: Path, now: datetime) -> int:
             if rows:
                 assert first.lead == rep_ws.lead(rows[0].id)
             for row in rows:
-                detail = fp.read_lead(con, row.id)
+                detail = fp.read_lead(con, row.id, rep.team_id)
                 assert detail == rep_ws.lead(row.id), row.name
                 assert fp.read_cadence_labels(con, [row.id]).get(row.id) == \
                     rep_ws.cadence_step_label(row.id)

@@ -16,13 +16,11 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from leadqueue.contact import display_phone
 from leadqueue.views import LeadDetail, QueueRow
 from ui.actions import OUTCOME_LABELS
 from ui.qt import Qt, QtWidgets
 from ui.queue_model import PRIORITY_COLORS, format_countdown, zone
-
-#: Shown when the team has not set its own window (DOMAIN: 08:00–20:00 their time).
-DEFAULT_CALLING_WINDOW = ("08:00", "20:00")
 
 _CLASS_LABELS = {
     "high_intent": "High intent", "qualification_needed": "Qualification needed",
@@ -133,7 +131,7 @@ def render_html(data: PreviewData, now: datetime) -> str:
 
     z = zone(d.timezone)
     local = now.astimezone(z).strftime("%a %H:%M") if z else "unknown"
-    start, end = DEFAULT_CALLING_WINDOW
+    start, end = d.calling_window
     window = f"{start}–{end} their time"
     if not z:
         window += " (can't be applied: time zone unknown)"
@@ -141,7 +139,7 @@ def render_html(data: PreviewData, now: datetime) -> str:
     if opens is not None:
         window += f" · closed, opens {format_countdown(opens, now)}"
     flagged = set(d.data_issues)
-    phone = escape(d.phone or "—")
+    phone = escape(display_phone(d.phone) or "—")
     if "phone_unparseable" in flagged or "phone_wrong" in flagged:
         phone = f'<span style="color:#b26a00;">⚠ {phone}</span>'
     out.append(_section("Contact"))
