@@ -269,7 +269,8 @@ class _Validator:
                 else:
                     self.problem(where, f"expected a whole number, got {_json_type(raw)} {raw!r}")
                     return _BAD
-            if spec.min is not None and raw < spec.min or spec.max is not None and raw > spec.max:
+            if ((spec.min is not None and raw < spec.min)
+                    or (spec.max is not None and raw > spec.max)):
                 bounds = (f"from {spec.min} to {spec.max}" if spec.max is not None
                           else f"at least {spec.min}")
                 self.problem(where, f"{raw} is out of range (must be {bounds})")

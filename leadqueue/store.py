@@ -93,7 +93,8 @@ def inspect_store(target: str | Path) -> StoreState:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
             revision = None
             if "alembic_version" in tables:
                 row = con.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -101,7 +102,8 @@ def inspect_store(target: str | Path) -> StoreState:
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a readable LeadQueue database ({exc}); left unchanged") from None
+        raise StoreError(
+            f"{path} is not a readable LeadQueue database ({exc}); left unchanged") from None
     if revision is None and tables - {"sqlite_sequence"}:
         raise StoreError(
             f"{path} is a SQLite database but not a LeadQueue store (it has tables "
@@ -186,7 +188,8 @@ def check_shared_revision(engine: Engine) -> str | None:
 
     try:
         with engine.connect() as con:
-            has_table = con.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
+            has_table = con.execute(
+                text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
             revision = (
                 con.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 if has_table

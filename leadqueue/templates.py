@@ -141,7 +141,8 @@ DEFAULT_TEMPLATES: dict[Channel, tuple[str, str | None, str]] = {
     Channel.SMS: (
         "Default SMS",
         None,
-        "Hi {first_name}, {rep_name} here about {product_interest}. When suits you for a quick call?",
+        "Hi {first_name}, {rep_name} here about {product_interest}."
+        " When suits you for a quick call?",
     ),
     Channel.SOCIAL: (
         "Default social touch",

@@ -60,7 +60,8 @@ def test_upgrade_on_postgresql_matches_models(pg_engine) -> None:  # type: ignor
     assert CONTRACT_TABLES <= set(inspect(pg_engine).get_table_names())
     assert _diff(pg_engine) == []
     with pg_engine.connect() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_REVISION
+        revision = con.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert revision == SCHEMA_REVISION
         # Timestamps are real timestamptz on the server, JSON columns jsonb.
         kinds = dict(con.execute(text(
             "SELECT column_name, data_type FROM information_schema.columns "

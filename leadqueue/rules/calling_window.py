@@ -30,7 +30,8 @@ def parse_hhmm(text: str, what: str = "time") -> time:
         hours, minutes = text.strip().split(":")
         value = time(int(hours), int(minutes))
     except (AttributeError, ValueError):
-        raise ValueError(f"{what}: {text!r} is not a time of day (expected HH:MM, e.g. 08:00)") from None
+        raise ValueError(
+            f"{what}: {text!r} is not a time of day (expected HH:MM, e.g. 08:00)") from None
     return value
 
 
@@ -70,7 +71,8 @@ def _local_instant(day: date, at: time, zone: tzinfo) -> datetime:
     return candidate
 
 
-def window_opens_at(now: datetime, tz: str | tzinfo | None, start: str | time = DEFAULT_WINDOW_START,
+def window_opens_at(now: datetime, tz: str | tzinfo | None,
+                    start: str | time = DEFAULT_WINDOW_START,
                     end: str | time = DEFAULT_WINDOW_END) -> datetime | None:
     """When the calling window next opens, as aware UTC; None when ``now`` is inside.
 

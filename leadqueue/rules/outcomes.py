@@ -107,7 +107,8 @@ def propose(outcome: CallOutcome | str, ctx: OutcomeContext) -> OutcomeProposal:
                 stays, channel_kind(step.channel), in_window(max(step.due_at, now), ctx),
                 f"Cadence {step.label[0].lower()}{step.label[1:]} (after {label})",
             )
-        return OutcomeProposal(stays, NextStepKind.CALL, retry_at, f"Call again (last call: {label})")
+        return OutcomeProposal(stays, NextStepKind.CALL, retry_at,
+                               f"Call again (last call: {label})")
 
     if outcome in (CallOutcome.WRONG_NUMBER, CallOutcome.BAD_NUMBER):
         label = "wrong number" if outcome is CallOutcome.WRONG_NUMBER else "bad number"
