@@ -15,7 +15,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import timezone as phone_timezone
 
 from .enums import DataIssue
 
@@ -112,6 +111,10 @@ def zone_for_number(number: phonenumbers.PhoneNumber) -> str | None:
     the zone of its region's own fixed-line numbers (a UK mobile: London, a
     Jersey one: Jersey), else the first in sorted order.
     """
+    # Imported here: its prefix table costs the app's first paint, which only
+    # formats numbers (display_phone).
+    from phonenumbers import timezone as phone_timezone
+
     zones = [
         z for z in phone_timezone.time_zones_for_number(number)
         if z != UNKNOWN_ZONE and valid_timezone(z)
@@ -155,6 +158,8 @@ def _region_zone(region: str | None) -> str | None:
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.FIXED_LINE)
     if example is None:
         return None
+    from phonenumbers import timezone as phone_timezone
+
     zones = phone_timezone.time_zones_for_number(example)
     return zones[0] if len(zones) == 1 else None
 
