@@ -64,6 +64,9 @@ class DueEvent:
     level: str
     title: str
     body: str
+    #: The lead's priority (1-4) when the event was computed: the quiet-hours
+    #: rule lets urgent P1 notes through by it, visible in the queue or not.
+    priority: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class NotificationView:
     created_at: datetime
     seen_at: datetime | None = None
     snoozed_until: datetime | None = None
+    #: The lead's priority now (None: no lead, or it is gone), for the
+    #: quiet-hours P1 rule.
+    priority: int | None = None
 
 
 _STAGE_TEXT = {
@@ -165,7 +171,7 @@ def _sla_events(row: Any, rules: ActiveRules, fired: dict[str, datetime], now: d
                             "urgent" if p1 else "normal",
                             f"First response due: P{row.priority} {name}",
                             f"P{row.priority} first-response target reached at "
-                            f"{deadline:%H:%M} UTC"))
+                            f"{deadline:%H:%M} UTC", row.priority))
     timing = with_firings(_timing(row), fired)
     for at, _i, stage in ladder_schedule(timing, policy):
         if not now <= at <= until or at == deadline:
@@ -174,7 +180,7 @@ def _sla_events(row: Any, rules: ActiveRules, fired: dict[str, datetime], now: d
         out.append(DueEvent(at, row.id, name, "ladder_stage", "urgent" if p1 else level,
                             f"{title}: P{row.priority} {name}",
                             f"Escalation stage at +{stage.offset_minutes} min: "
-                            f"{stage.action.value.replace('_', ' ')}"))
+                            f"{stage.action.value.replace('_', ' ')}", row.priority))
     return out
 
 
@@ -185,7 +191,8 @@ def _step_events(row: Any, now: datetime, until: datetime) -> list[DueEvent]:
     if snoozed is not None and now <= snoozed <= until:
         out.append(DueEvent(snoozed, row.id, name, "step_due",
                             "urgent" if row.priority == 1 else "normal",
-                            f"Back from snooze: {name}", row.next_step or "Snooze is over"))
+                            f"Back from snooze: {name}", row.next_step or "Snooze is over",
+                            row.priority))
     at = row.next_step_at
     if at is None or not now <= at <= until or (snoozed is not None and snoozed > at):
         return out
@@ -194,7 +201,8 @@ def _step_events(row: Any, now: datetime, until: datetime) -> list[DueEvent]:
     kind = "callback" if callback else "step_due"
     title = f"{'Callback' if callback else 'Next step'} due: {name}"
     out.append(DueEvent(at, row.id, name, kind, level, title,
-                        row.next_step or ("Call back as promised" if callback else "Next step")))
+                        row.next_step or ("Call back as promised" if callback else "Next step"),
+                        row.priority))
     return out
 
 
@@ -211,7 +219,7 @@ def _team_lead_events(row: Any, rules: ActiveRules, fired: dict[str, datetime], 
             out.append(DueEvent(at, row.id, name, "ladder_stage", "urgent",
                                 f"SLA breach: P{row.priority} {name}",
                                 f"No first response yet: escalated to you at "
-                                f"+{stage.offset_minutes} min"))
+                                f"+{stage.offset_minutes} min", row.priority))
     return out
 
 
@@ -241,7 +249,7 @@ def pending_notifications(session: Session, person_id: uuid.UUID,
     from .model import Lead, Notification
 
     rows = session.execute(
-        select(Notification, Lead.first_name, Lead.last_name, Lead.company)
+        select(Notification, Lead.first_name, Lead.last_name, Lead.company, Lead.priority)
         .outerjoin(Lead, Lead.id == Notification.lead_id)
         .where(Notification.recipient_id == person_id, Notification.seen_at.is_(None),
                Notification.deleted_at.is_(None),
@@ -251,8 +259,8 @@ def pending_notifications(session: Session, person_id: uuid.UUID,
         NotificationView(n.id, n.lead_id,
                          _name(first, last, company) if first is not None else None,
                          NotificationLevel(n.level).value, n.title, n.body, n.created_at,
-                         n.seen_at, n.snoozed_until)
-        for n, first, last, company in rows)
+                         n.seen_at, n.snoozed_until, priority)
+        for n, first, last, company, priority in rows)
 
 
 def next_notification_at(session: Session, person_id: uuid.UUID, now: datetime) -> datetime | None:

@@ -180,6 +180,24 @@ class RulesActions:
         with session_scope(self.engine) as s:
             return save_template(s, edit, now=self.clock.now(), actor_id=self.me.id)
 
+    def quiet_hours(self) -> tuple[str | None, str | None, str | None]:
+        """My saved quiet hours as ("HH:MM", "HH:MM", zone), (None, None, zone) for none.
+
+        The zone is my own (``users.timezone``); None when I have none set, and
+        the app then reads the times in its computer's zone.
+        """
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from .model import User
+
+        with Session(self.engine) as s:
+            row = s.execute(select(User.quiet_hours_start, User.quiet_hours_end, User.timezone)
+                            .where(User.id == self.me.id)).one_or_none()
+        if row is None:
+            return None, None, None
+        return row.quiet_hours_start, row.quiet_hours_end, row.timezone
+
     def set_quiet_hours(self, start: str | None, end: str | None) -> None:
         """My own quiet hours ("HH:MM" in my zone), or None, None for none.
 

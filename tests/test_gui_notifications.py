@@ -36,6 +36,7 @@ class Event:
     level: str
     title: str
     body: str
+    priority: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Row:
     title: str
     body: str
     created_at: datetime
+    priority: int | None = None
 
 
 class Recorder:
@@ -139,8 +141,10 @@ def start(qtbot, win, controller) -> None:  # type: ignore[no-untyped-def]
 
 
 def ev(ids, key: str, name: str, at: datetime, level: str = NORMAL,  # type: ignore[no-untyped-def]
-       kind: str = "sla_deadline", title: str = "First response due") -> Event:
-    return Event(at, ids[key], name, kind, level, title, f"{title} for {name}")
+       kind: str = "sla_deadline", title: str = "First response due",
+       priority: int | None = None) -> Event:
+    lead = ids[key] if key in ids else uuid.uuid4()
+    return Event(at, lead, name, kind, level, title, f"{title} for {name}", priority)
 
 
 def test_one_timer_armed_for_the_next_event_and_rearmed(qtbot, app_parts) -> None:  # type: ignore[no-untyped-def]
@@ -275,8 +279,8 @@ def test_quiet_hours_hold_a_normal_notification_but_not_an_urgent_p1(qtbot, app_
     win, controller, os_notifier, ws, clock, ids = app_parts
     controller._quiet_override = controller._quiet_hours = QuietHours(time(0, 0), time(23, 59))
     ws.events = [ev(ids, "L4", "Tom Hughes", T0 + timedelta(minutes=1), NORMAL, "callback",
-                    "Callback due"),
-                 ev(ids, "L1", "Priya Shah", T0 + timedelta(minutes=10), URGENT)]
+                    "Callback due", priority=2),
+                 ev(ids, "L1", "Priya Shah", T0 + timedelta(minutes=10), URGENT, priority=1)]
     start(qtbot, win, controller)
     clock.advance(minutes=1)
     with qtbot.waitSignal(controller.sig_delivered, timeout=5_000) as held:
@@ -287,6 +291,52 @@ def test_quiet_hours_hold_a_normal_notification_but_not_an_urgent_p1(qtbot, app_
     controller.timer.timeout.emit()
     assert [n.lead_name for n in os_notifier.notes] == ["Priya Shah"]
     assert os_notifier.notes[0].level == URGENT
+
+
+def test_an_urgent_p1_off_the_visible_queue_still_breaks_through_quiet_hours(  # type: ignore[no-untyped-def]
+        qtbot, app_parts) -> None:
+    """The P1 rule reads the priority the core puts on events and rows, not
+    the visible queue: a lead filtered out, or not in my queue at all (a
+    team lead's escalation), still breaks through."""
+    win, controller, os_notifier, ws, clock, ids = app_parts
+    controller._quiet_override = controller._quiet_hours = QuietHours(time(0, 0), time(23, 59))
+    team_lead_row = Row(uuid.uuid4(), uuid.uuid4(), "Bea Other", URGENT,
+                        "SLA breach: P1 Bea Other", "No first response yet",
+                        T0 - timedelta(seconds=30), priority=1)
+    p2_row = Row(uuid.uuid4(), uuid.uuid4(), "Zed Else", URGENT, "Overdue: P2 Zed Else",
+                 "First response is overdue", T0 - timedelta(minutes=2), priority=2)
+    ws.rows = [p2_row]
+    win.search.setText("tom")  # Priya Shah (P1) is filtered out of the view
+    start(qtbot, win, controller)
+    assert win.model.row_of(ids["L1"]) == -1
+    assert os_notifier.notes == []  # urgent, but P2: held in quiet hours
+    assert controller.banner.current.level == QUIET
+    ws.rows = [p2_row, team_lead_row]
+    ws.events = [ev(ids, "L1", "Priya Shah", T0 + timedelta(minutes=1), URGENT, priority=1)]
+    with qtbot.waitSignal(controller.sig_schedule_loaded, timeout=10_000):
+        controller.refresh()
+    assert [n.lead_name for n in os_notifier.notes] == ["Bea Other"]
+    assert os_notifier.notes[0].priority == 1 and os_notifier.notes[0].level == URGENT
+    clock.advance(minutes=1)
+    controller.timer.timeout.emit()
+    assert [n.lead_name for n in os_notifier.notes] == ["Bea Other", "Priya Shah"]
+    assert os_notifier.notes[1].level == URGENT
+
+
+def test_a_long_batch_is_cut_to_the_banner_not_the_window_widened(qtbot, app_parts) -> None:  # type: ignore[no-untyped-def]
+    win, controller, _os, _ws, _clock, ids = app_parts
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    start(qtbot, win, controller)
+    reason = "; ".join(f"Lead {i} (Company {i}): no first response yet" for i in range(40))
+    controller.deliver([Note("40 leads need you", ids["L1"], "Priya Shah", reason, URGENT,
+                             kind="batch")])
+    qtbot.waitUntil(lambda: controller.banner.text.width() > 100, timeout=5_000)
+    assert win.minimumSizeHint().width() < 1000 and win.width() == 1000
+    shown = controller.banner.text.text()
+    assert "40 leads need you" in shown and shown.endswith("…") and "Lead 39" not in shown
+    assert "Lead 39" in controller.banner.text.toolTip()  # the whole text on hover
 
 
 def test_snoozed_notification_comes_back(qtbot, app_parts) -> None:  # type: ignore[no-untyped-def]
@@ -516,6 +566,271 @@ def test_cold_start_reads_the_schedule_once_the_workspace_opens(  # type: ignore
         qtbot.waitUntil(lambda: controller.armed_for is not None, timeout=10_000)
         assert controller.armed_for == T0 + timedelta(minutes=3)  # the P1 lead's deadline
         assert win.banner is not None and win.findChild(object, "action_quiet_hours")
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+# -- saved quiet hours, the rule engine in the app, the screenshot --------------------------
+
+
+def real_window(small_store, clock: FakeClock, *, in_app_rules: bool = False):  # type: ignore[no-untyped-def]
+    """A window on the small store as ``ui.app`` opens it, with a fake OS notifier."""
+    import ui.notifications as notifications
+    from leadqueue.store import open_local_store
+    from leadqueue.workspace import Workspace
+    from ui.main_window import MainWindow
+
+    engine = open_local_store(small_store[0])
+    ws = Workspace.open(engine, "ada@example.com", clock)
+    win = MainWindow(ws, store_label="small.db", show_switcher=False)
+    win.in_app_rules = in_app_rules
+    os_notifier = Recorder()
+    win.notifications.chain = notifications.NotifierChain([os_notifier])
+    return win, win.notifications, os_notifier, ws, engine
+
+
+@pytest.fixture
+def quiet_probe(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    import ui.notifications as notifications
+    from ui.app import qapplication
+
+    monkeypatch.setenv("LEADQUEUE_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(notifications, "probe_plyer",
+                        lambda *a, **k: ProbeResult(False, "none", "test"))
+    qapplication()
+
+
+def test_saved_quiet_hours_survive_a_restart(qtbot, small_store, quiet_probe) -> None:  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import update
+
+    from leadqueue.model import User
+
+    clock = FakeClock(T0)
+    win, controller, _os, ws, engine = real_window(small_store, clock)
+    qtbot.addWidget(win)
+    try:
+        start(qtbot, win, controller)
+        assert controller.quiet_hours is None
+        with qtbot.waitSignal(controller.sig_quiet_hours_saved, timeout=5_000):
+            controller.save_quiet_hours("21:30", "06:45")
+        with engine.begin() as con:  # my own zone, as the core keeps it
+            con.execute(update(User).where(User.id == ws.me.id).values(timezone="Asia/Tokyo"))
+    finally:
+        win.force_close()
+        engine.dispose()
+    # The app starts again: the controller reads the saved hours from the core.
+    win, controller, _os, ws, engine = real_window(small_store, clock)
+    qtbot.addWidget(win)
+    try:
+        assert controller.quiet_hours is None
+        start(qtbot, win, controller)
+        hours = controller.quiet_hours
+        assert hours is not None
+        assert (f"{hours.start:%H:%M}", f"{hours.end:%H:%M}") == ("21:30", "06:45")
+        assert hours.zone == ZoneInfo("Asia/Tokyo")
+        # 13:00 UTC is 22:00 in Tokyo: quiet; 22:00 UTC is 07:00 there: not.
+        assert hours.active(datetime(2026, 3, 4, 13, 0, tzinfo=T0.tzinfo))
+        assert not hours.active(datetime(2026, 3, 4, 22, 0, tzinfo=T0.tzinfo))
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+def _firings(engine, lead_id) -> list[str]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from leadqueue.model import RuleFiring
+
+    with engine.connect() as con:
+        return sorted(con.scalars(select(RuleFiring.key).where(RuleFiring.lead_id == lead_id)))
+
+
+def _row_seen(engine, lead_id) -> bool:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from leadqueue.model import Notification
+
+    with engine.connect() as con:
+        seen = con.scalars(select(Notification.seen_at)
+                           .where(Notification.lead_id == lead_id)).all()
+    return len(seen) == 1 and seen[0] is not None
+
+
+def test_in_app_rules_raise_the_breached_p1_notification_once(  # type: ignore[no-untyped-def]
+        qtbot, small_store, quiet_probe) -> None:
+    """A local store, the app opened 10 minutes after Priya Shah's P1 lead came
+    in (its 5-minute SLA breached while the app was closed): the in-app pass
+    records the deadline stage, its notification row is picked up and shown;
+    another pass adds nothing."""
+    ids = small_store[1]
+    clock = FakeClock(T0 + timedelta(minutes=10))
+    win, controller, os_notifier, ws, engine = real_window(small_store, clock, in_app_rules=True)
+    qtbot.addWidget(win)
+    try:
+        assert _firings(engine, ids["L1"]) == []
+        assert controller.rules_run_here()
+        with qtbot.waitSignal(controller.sig_rules_ran, timeout=10_000) as ran:
+            win.start()
+        first = ran.args[0]
+        assert first.counts["sla_ladder:notify_owner"] == 2  # Priya (Ada's) and Bea (Bob's)
+        qtbot.waitUntil(lambda: len(os_notifier.notes) >= 1, timeout=10_000)
+        (note,) = os_notifier.notes
+        # Ada's rows of this pass, batched into one note: Priya's P1 deadline
+        # first; Jonas Becker's P2 went to the pool (not opened in 30 min).
+        rows = {r.id: r for r in ws.pending_notifications()}
+        assert set(note.notification_ids) == set(rows)
+        assert sorted(r.title for r in rows.values()) == [
+            "Due now: P1 Priya Shah (Northwind Ltd)", "Moved to the team pool: Jonas Becker "
+            "(Brandt GmbH)"]
+        assert note.lead_id == ids["L1"] and note.level == URGENT and note.priority == 1
+        assert "Priya Shah (Northwind Ltd): First response is due" in note.body
+        assert controller.banner.isVisibleTo(win) and "Priya Shah" in controller.banner.text.text()
+        fired = _firings(engine, ids["L1"])
+        assert len(fired) == 1
+        # The second pass applies nothing, and nothing new is shown.
+        with qtbot.waitSignal(controller.sig_rules_ran, timeout=10_000) as again:
+            assert controller.run_rules()
+        assert again.args[0].total == 0
+        with qtbot.waitSignal(controller.sig_schedule_loaded, timeout=10_000):
+            controller.refresh()
+        assert len(os_notifier.notes) == 1 and _firings(engine, ids["L1"]) == fired
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+def test_in_app_rules_follow_a_deadline_without_showing_it_twice(  # type: ignore[no-untyped-def]
+        qtbot, small_store, quiet_probe) -> None:
+    """While the app is open the schedule's one timer reaches the P1 deadline:
+    the event is shown, a pass follows at once and records the stage; its row
+    says the same thing, so it is marked seen rather than shown again."""
+    ids = small_store[1]
+    clock = FakeClock(T0)
+    win, controller, os_notifier, ws, engine = real_window(small_store, clock, in_app_rules=True)
+    qtbot.addWidget(win)
+    controller.rules_min_gap_ms = 0  # the pass at start was just now
+    try:
+        with qtbot.waitSignal(controller.sig_rules_ran, timeout=10_000):
+            win.start()
+        qtbot.waitUntil(lambda: controller.armed_for == T0 + timedelta(minutes=3),
+                        timeout=10_000)
+        assert _firings(engine, ids["L1"]) == []
+        clock.set(T0 + timedelta(minutes=3))
+        with qtbot.waitSignal(controller.sig_rules_ran, timeout=10_000) as ran:
+            controller.timer.timeout.emit()
+        assert ran.args[0].counts["sla_ladder:notify_owner"] == 1
+        assert len(_firings(engine, ids["L1"])) == 1
+        # Priya's row of that pass is marked seen, not shown a second time.
+        qtbot.waitUntil(lambda: _row_seen(engine, ids["L1"]), timeout=10_000)
+        assert [r.lead_id for r in ws.pending_notifications()] == [ids["L2"]]
+        assert [n.title for n in os_notifier.notes] == [
+            "Moved to the team pool: Jonas Becker (Brandt GmbH)",  # the first pass, at T0
+            "First response due: P1 Priya Shah (Northwind Ltd)"]
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+def test_automatic_passes_keep_a_minimum_gap(qtbot, small_store, quiet_probe) -> None:  # type: ignore[no-untyped-def]
+    """A deadline due a moment after the last pass: the pass after it waits
+    out the gap on one single-shot timer (no pass per event in a dense
+    schedule, no polling), then runs."""
+    ids = small_store[1]
+    clock = FakeClock(T0)
+    win, controller, os_notifier, _ws, engine = real_window(small_store, clock, in_app_rules=True)
+    qtbot.addWidget(win)
+    try:
+        with qtbot.waitSignal(controller.sig_rules_ran, timeout=10_000):
+            win.start()
+        qtbot.waitUntil(lambda: controller.armed_for == T0 + timedelta(minutes=3),
+                        timeout=10_000)
+        assert not controller.rules_timer.isActive()
+        clock.set(T0 + timedelta(minutes=3))
+        controller.timer.timeout.emit()  # Priya's deadline: delivered, the pass waits
+        assert [n.lead_id for n in os_notifier.notes][-1] == ids["L1"]
+        assert controller.rules_timer.isActive()
+        assert 0 < controller.rules_timer.interval() <= controller.rules_min_gap_ms
+        assert _firings(engine, ids["L1"]) == []
+        with qtbot.waitSignal(controller.sig_rules_ran, timeout=10_000) as ran:
+            controller.rules_timer.timeout.emit()
+        assert ran.args[0].counts["sla_ladder:notify_owner"] == 1
+        assert len(_firings(engine, ids["L1"])) == 1
+        assert not controller.rules_timer.isActive()
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+def test_no_in_app_rules_on_a_shared_database(qtbot, small_store, quiet_probe) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(T0)
+    win, controller, _os, ws, engine = real_window(small_store, clock, in_app_rules=True)
+    qtbot.addWidget(win)
+    try:
+        assert controller.rules_run_here()
+        ws.shared_url = "postgresql://team.example/leads"  # a replica: the worker runs there
+        assert not controller.rules_run_here() and not controller.run_rules()
+        ws.shared_url = None
+        win.in_app_rules = False  # a window ui.app did not turn it on for
+        assert not controller.rules_run_here()
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+def test_screenshot_waits_for_the_breached_p1_banner(qtbot, small_store, quiet_probe,  # type: ignore[no-untyped-def]
+                                                     tmp_path) -> None:
+    """``leadqueue --screenshot`` on a window with a workspace: the shot is
+    taken once the notifications (after the in-app pass) are in the banner,
+    and no OS notification goes out."""
+    from ui.app import _screenshot, qapplication
+
+    ids = small_store[1]
+    clock = FakeClock(T0 + timedelta(minutes=10))
+    win, controller, os_notifier, _ws, engine = real_window(small_store, clock, in_app_rules=True)
+    qtbot.addWidget(win)
+    out = tmp_path / "shot.png"
+    try:
+        assert _screenshot(qapplication(), win, str(out)) == 0
+        assert out.stat().st_size > 10_000
+        # The banner as it was grabbed (no event loop ran since).
+        note = controller.banner.current
+        assert note is not None and note.lead_id == ids["L1"] and note.level == URGENT
+        assert "Priya Shah (Northwind Ltd): First response is due" in note.body
+        assert controller.banner.isVisibleTo(win) and "Priya Shah" in controller.banner.text.text()
+        assert os_notifier.notes == []
+    finally:
+        win.force_close()
+        engine.dispose()
+
+
+def test_cold_start_runs_the_rules_once_the_workspace_opens(  # type: ignore[no-untyped-def]
+        qtbot, small_store, quiet_probe) -> None:
+    """The app's cold start (first paint without the ORM): the in-app pass
+    runs when the workspace has opened, and its notification is shown."""
+    from leadqueue.store import open_local_store
+    from leadqueue.workspace import Workspace
+    from ui.main_window import FirstPaint, MainWindow, fetch_queue
+
+    ids = small_store[1]
+    engine = open_local_store(small_store[0])
+    clock = FakeClock(T0 + timedelta(minutes=10))
+    ws = Workspace.open(engine, "ada@example.com", clock)
+    win = MainWindow(None, first_paint=FirstPaint(ws.me, fetch_queue(ws)),
+                     open_workspace=lambda: ws, clock=clock, store_label="small.db",
+                     show_switcher=False)
+    win.in_app_rules = True  # as ui.app opens a local store
+    qtbot.addWidget(win)
+    try:
+        win.start()
+        qtbot.waitUntil(lambda: win.notifications is not None, timeout=5_000)
+        banner = win.notifications.banner
+        qtbot.waitUntil(lambda: banner.current is not None, timeout=10_000)
+        assert banner.current.lead_id == ids["L1"]
+        assert "First response is due" in banner.current.body
+        assert len(_firings(engine, ids["L1"])) == 1
     finally:
         win.force_close()
         engine.dispose()

@@ -125,3 +125,39 @@ def test_run_rules_in_the_app_is_the_engine(team) -> None:  # type: ignore[no-un
     first = ann.run_rules(at=m(6))
     assert first.counts["sla_ladder:notify_owner"] == 2  # Ann's and Bob's P1 leads
     assert ann.run_rules(at=m(6)).total == 0
+
+
+def test_events_and_notifications_carry_the_leads_priority(team) -> None:  # type: ignore[no-untyped-def]
+    """The app's quiet-hours rule lets urgent P1 notes through by this
+    priority, whether or not the lead is in the visible queue."""
+    open_as, clock = team
+    ann = open_as("ann@x.com")
+    by_name = {(e.lead_name, e.kind): e.priority for e in ann.upcoming_events(timedelta(hours=6))}
+    assert by_name[("HOT Lead", "sla_deadline")] == 1
+    assert by_name[("HOT Lead", "ladder_stage")] == 1
+    assert by_name[("LOW Lead", "step_due")] == 4
+    assert by_name[("CB Lead", "callback")] == 2
+    assert {e.priority for e in open_as("tess@x.com").upcoming_events(timedelta(hours=3))} == {1}
+    clock.set(m(6))
+    ann.run_rules()
+    (note,) = ann.pending_notifications()
+    assert (note.lead_name, note.priority) == ("HOT Lead", 1)
+
+
+def test_quiet_hours_read_back_with_my_zone(team, local_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from leadqueue.model import User
+
+    open_as, _ = team
+    ann = open_as("ann@x.com")
+    with local_engine.begin() as con:
+        con.execute(update(User).where(User.id == ann.me.id).values(timezone="Europe/Berlin"))
+        con.execute(update(User).where(User.email == "bob@x.com").values(timezone=None))
+    assert ann.quiet_hours() == (None, None, "Europe/Berlin")
+    ann.set_quiet_hours("22:00", "07:00")
+    # Read back by a new workspace (the app after a restart).
+    assert open_as("ann@x.com").quiet_hours() == ("22:00", "07:00", "Europe/Berlin")
+    assert open_as("bob@x.com").quiet_hours() == (None, None, None)
+    ann.set_quiet_hours(None, None)
+    assert open_as("ann@x.com").quiet_hours() == (None, None, "Europe/Berlin")

@@ -13,6 +13,20 @@ SQLAlchemy workspace opens on the window's executor right after, and writes
 made before then wait for it. Everything else (a team lead, a shared
 database, a store that needs migrating) opens the workspace first. A
 screenshot of a first paint never loads the ORM at all.
+
+The rule engine runs inside the app on a local store (``in_app_rules``: the
+notification controller runs ``Workspace.run_rules`` on the window's
+executor); on a shared database the headless worker does it.
+
+Screenshots and notifications: where the window has a workspace (a team lead,
+a store that needed migrating, a shared database), the screenshot also waits,
+at most :data:`SCREENSHOT_NOTIFICATIONS_MS`, for the notification controller's
+first read of the core (after the first in-app rules pass on a local store)
+and for the work that read set off, so a breached P1 lead shows in the banner;
+OS notifications are off in a screenshot run. A first-paint screenshot (a rep
+on a store at the current schema: the demo) has no workspace and no
+controller: loading the ORM for them costs more than the whole cold-start
+budget, so it shows the queue without the banner.
 """
 
 from __future__ import annotations
@@ -28,6 +42,8 @@ log = logging.getLogger("leadqueue.ui.app")
 #: How long a screenshot run waits for the queue and the preview to load.
 SCREENSHOT_TIMEOUT_MS = 60_000
 SCREENSHOT_SIZE = (1440, 900)
+#: How long a screenshot run waits, after the queue, for the notifications.
+SCREENSHOT_NOTIFICATIONS_MS = 15_000
 
 
 def _store_label(target: str) -> str:
@@ -125,6 +141,7 @@ def _run_first_paint(target: str, first, screenshot: str | None, clock,  # type:
                         open_workspace=None if screenshot else open_workspace, clock=clock,
                         settings=settings, store_label=_store_label(target),
                         show_switcher=demo)
+    window.in_app_rules = True  # a local store: the rule engine runs in the app
     try:
         if screenshot:
             return _screenshot(app, window, screenshot)
@@ -161,6 +178,7 @@ def _run_with_workspace(target: str, as_email: str | None, screenshot: str | Non
             settings = QSettings("LeadQueue", "LeadQueue")
         window = MainWindow(workspace, settings=settings, store_label=_store_label(target),
                             show_switcher=demo)
+        window.in_app_rules = True  # only on a local store (the controller checks)
         if screenshot:
             return _screenshot(app, window, screenshot)
         window.show()
@@ -195,6 +213,9 @@ def _screenshot(app, window, path: str) -> int:  # type: ignore[no-untyped-def]
     window.sig_queue_loaded.connect(on_queue)
     window.sig_preview_loaded.connect(on_preview)
     window.sig_error.connect(lambda _msg: loop.quit())
+    controller = window.notifications
+    if controller is not None:
+        controller.os_notifications = False  # a screenshot pops nothing up on the desktop
     timer = QTimer()
     timer.setSingleShot(True)
     timer.timeout.connect(on_timeout)
@@ -205,6 +226,8 @@ def _screenshot(app, window, path: str) -> int:  # type: ignore[no-untyped-def]
     if not (state["preview"] or (state["queue"] and window.model.total == 0)):
         loop.exec()
     timer.stop()
+    if state["queue"] and controller is not None and window.ws is not None:
+        _wait_for_notifications(window, controller)
     try:
         if not state["queue"]:
             print("leadqueue: error: the queue did not load"
@@ -225,3 +248,38 @@ def _screenshot(app, window, path: str) -> int:  # type: ignore[no-untyped-def]
         return 0
     finally:
         window.close()
+
+
+def _wait_for_notifications(window, controller) -> bool:  # type: ignore[no-untyped-def]
+    """Wait (at most SCREENSHOT_NOTIFICATIONS_MS) until the notification
+    controller has applied a read of the core and the window's executor is
+    idle (the first rules pass, the queue reload and re-read it set off).
+    False when the wait ran out."""
+    from ui.qt import QEventLoop, QTimer
+
+    def settled() -> bool:
+        return bool(controller.settled) and not window.executor.busy
+
+    if settled():
+        return True
+    loop = QEventLoop()
+
+    def check(*_args: object) -> None:
+        if settled():
+            loop.quit()
+
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+    controller.sig_settled.connect(check)
+    window.executor.sig_busy_changed.connect(check)
+    timer.start(SCREENSHOT_NOTIFICATIONS_MS)
+    try:
+        loop.exec()
+    finally:
+        timer.stop()
+        controller.sig_settled.disconnect(check)
+        window.executor.sig_busy_changed.disconnect(check)
+    if not settled():
+        log.warning("screenshot: the notifications did not load in time")
+    return settled()

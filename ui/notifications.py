@@ -14,7 +14,24 @@ on the window's database executor, never on the GUI thread, and then:
 - picks up the worker's rows when the queue refreshes and every
   :data:`POLL_MS` (one indexed query a minute);
 - applies quiet hours and batching (pure functions of ``leadqueue.notify``),
-  then hands each note to the OS chain and shows it in the banner.
+  then hands each note to the OS chain and shows it in the banner;
+- on a local store (the demo, a single-user store) runs the rule engine inside
+  the app (``Workspace.run_rules``) on the same executor: once when it starts
+  (before its first read, so that read already shows what the pass raised),
+  on each low-rate pick-up, and right after an SLA deadline or ladder stage
+  of the schedule came due, automatic passes at least :data:`RULES_MIN_GAP_MS`
+  apart (its one single-shot timer runs only while a pass waits out that gap):
+  no busy loop. On a shared database the headless worker does this instead.
+  When a pass changed leads the queue reloads (and this controller reads the
+  core again); when it only raised notifications, the new rows are read.
+
+The quiet-hours rule that lets urgent P1 notes through reads the priority the
+core puts on each event and row (``DueEvent.priority``,
+``NotificationView.priority``), so it holds for leads the queue does not show.
+
+A notification row that repeats an SLA event this window already showed (the
+same lead's deadline or ladder stage, raised by the pass that followed it) is
+marked seen instead of popping up a second time.
 
 The banner always shows, also when an OS notification went out: plyer has no
 click callback, and the banner is where a click opens the lead (the tray
@@ -27,6 +44,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -57,8 +75,19 @@ log = logging.getLogger("leadqueue.ui.notifications")
 HORIZON = timedelta(hours=24)
 #: The next-event timer sleeps at most this long, then looks again.
 MAX_SLEEP_MS = 15 * 60 * 1000
-#: How often the worker's notification rows are picked up when nothing else asks.
+#: How often the worker's notification rows are picked up when nothing else asks
+#: (and, on a local store, how often the rule engine runs in the app).
 POLL_MS = 60 * 1000
+#: Automatic in-app rules passes start at least this far apart (real time): a
+#: schedule dense with deadlines (a rep with a thousand fresh leads) must not
+#: turn "a pass after each deadline" into a pass every few seconds.
+RULES_MIN_GAP_MS = 30 * 1000
+#: Schedule kinds the rule engine acts on when they come due (a pass follows them).
+SLA_KINDS = frozenset({"sla_deadline", "ladder_stage"})
+#: A row raised this long after an SLA event this window delivered, for the same
+#: lead, is that event's notification again (the pass follows the event; on a
+#: shared database the worker may follow it a minute or so later).
+REPEAT_WINDOW = timedelta(minutes=3)
 #: Snooze presets offered on the banner before the lead-style ones.
 SHORT_SNOOZES = (("10 minutes", timedelta(minutes=10)), ("30 minutes", timedelta(minutes=30)))
 
@@ -101,15 +130,18 @@ class ScheduleSnapshot:
     person_id: uuid.UUID
     #: When the earliest snoozed notification row comes back (None: none).
     rows_back_at: datetime | None = None
+    #: The zone my quiet hours are read in (None: this computer's).
+    quiet_zone: str | None = None
 
 
 def fetch_schedule(ws: Any, horizon: timedelta, with_events: bool = True) -> ScheduleSnapshot:
-    """The person's upcoming events and unseen notification rows."""
+    """The person's upcoming events, unseen notification rows and saved quiet hours."""
     events = tuple(ws.upcoming_events(horizon)) if with_events else ()
     pending = tuple(ws.pending_notifications())
     back = getattr(ws, "next_notification_at", None)
-    return ScheduleSnapshot(events, pending, ws.now(), quiet_hours_of(ws), ws.me.id,
-                            back() if back is not None else None)
+    hours, zone = read_quiet_hours(ws)
+    return ScheduleSnapshot(events, pending, ws.now(), hours, ws.me.id,
+                            back() if back is not None else None, zone)
 
 
 def fetch_sla_clocks(ws: Any, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -118,19 +150,38 @@ def fetch_sla_clocks(ws: Any, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]
 
 
 def quiet_hours_of(ws: Any) -> QuietHours | None:
-    """The signed-in person's quiet hours, if the core tells us."""
+    """The signed-in person's saved quiet hours (``Workspace.quiet_hours``), or None."""
+    return read_quiet_hours(ws)[0]
+
+
+def read_quiet_hours(ws: Any) -> tuple[QuietHours | None, str | None]:
+    """(my quiet hours or None, the zone they are read in) from the core.
+
+    ``Workspace.quiet_hours()`` gives ("HH:MM", "HH:MM", zone); a zone the
+    core does not know (None) means this computer's zone.
+    """
     getter = getattr(ws, "quiet_hours", None)
     if getter is None:
-        return None
+        return None, None
     value = getter()
     if value is None or isinstance(value, QuietHours):
-        return value
+        return value, None
     start, end, *rest = value
-    return QuietHours.parse(start, end, rest[0] if rest else None)
+    zone = rest[0] if rest else None
+    return QuietHours.parse(start, end, zone), zone
 
 
 def event_key(event: Any) -> tuple[Any, ...]:
     return (event.lead_id, str(event.kind), event.at)
+
+
+def pass_changed_leads(summary: Any) -> bool:
+    """Did a rules pass change lead rows (so the queue must reload), or only
+    raise notifications? Ladder stages that notify (``sla_ladder:notify_*``)
+    write firings and notification rows only; any other decision kind, also
+    one this code does not know, counts as a change."""
+    return any(n and not str(kind).startswith("sla_ladder:notify_")
+               for kind, n in summary.counts.items())
 
 
 # -- the OS adapters that need Qt ---------------------------------------------------------
@@ -210,6 +261,44 @@ class _ClickableLabel(QtWidgets.QLabel):
         super().mouseReleaseEvent(event)
 
 
+class _NoteText(_ClickableLabel):
+    """The banner's one line: the title in bold, then the body, cut with "…"
+    to the width it has. Its width never asks the window for more room (a
+    batch of eleven leads must not stretch the main window)."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._title = ""
+        self._body = ""
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                           QtWidgets.QSizePolicy.Policy.Preferred)
+
+    def set_note_text(self, title: str, body: str) -> None:
+        self._title, self._body = title, body
+        self._render()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        body = self._body.replace("\n", " ")
+        if self.isVisible():  # laid out: its width is real
+            bold = QtGui.QFont(self.font())
+            bold.setBold(True)
+            used = QtGui.QFontMetrics(bold).horizontalAdvance(self._title + "   ")
+            room = max(self.contentsRect().width() - used, 0)
+            body = self.fontMetrics().elidedText(body, Qt.TextElideMode.ElideRight, room)
+        text = f"<b>{_esc(self._title)}</b>&nbsp;&nbsp;{_esc(body)}"
+        if text != super().text():
+            self.setText(text)
+
+
 class NotificationBanner(QtWidgets.QFrame):
     """A strip above the queue: the newest note, Open, Snooze, Dismiss.
 
@@ -234,12 +323,9 @@ class NotificationBanner(QtWidgets.QFrame):
         layout.setSpacing(8)
         self.badge = QtWidgets.QLabel(self)
         self.badge.setObjectName("banner_badge")
-        self.text = _ClickableLabel(self)
+        self.text = _NoteText(self)
         self.text.setObjectName("banner_text")
-        self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.text.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
-                                QtWidgets.QSizePolicy.Policy.Preferred)
         self.text.sig_clicked.connect(self._open)
         self.more = QtWidgets.QLabel(self)
         self.more.setObjectName("banner_more")
@@ -258,8 +344,8 @@ class NotificationBanner(QtWidgets.QFrame):
         self.dismiss_button.setText("✕")
         self.dismiss_button.setToolTip("Dismiss")
         self.dismiss_button.clicked.connect(self._dismiss)
-        for w in (self.badge, self.text):
-            layout.addWidget(w)
+        layout.addWidget(self.badge)
+        layout.addWidget(self.text, 1)  # the text takes the room; the rest keep their size
         layout.addWidget(self.more)
         for w in (self.open_button, self.snooze_button, self.dismiss_button):
             layout.addWidget(w)
@@ -305,9 +391,7 @@ class NotificationBanner(QtWidgets.QFrame):
             f" border-radius:4px; padding:4px 12px; font-weight:600; }}"
             f" QToolButton {{ color:{fg}; border:none; padding:4px 8px; }}")
         self.badge.setText({URGENT: "URGENT", QUIET: "Quiet"}.get(note.level, "Due"))
-        title = _esc(note.title)
-        body = _esc(note.body)
-        self.text.setText(f"<b>{title}</b>&nbsp;&nbsp;{body}")
+        self.text.set_note_text(note.title, note.body)
         self.text.setToolTip(f"{note.title}\n{note.body}\n\nClick to open the lead")
         waiting = len(self._notes) - 1
         self.more.setText(f"+{waiting} more" if waiting else "")
@@ -464,20 +548,32 @@ class NotificationController(QObject):
     sig_quiet_hours_saved = Signal(object)
     #: The core refused my quiet hours (its message).
     sig_quiet_hours_refused = Signal(str)
+    #: After each in-app rules pass (the core's PassSummary).
+    sig_rules_ran = Signal(object)
+    #: After each read of the core was applied (and what it brought delivered),
+    #: or failed: what a screenshot waits for.
+    sig_settled = Signal()
 
     def __init__(self, window: Any, banner: NotificationBanner | None = None, *,
                  notifiers: Sequence[Notifier] | None = None,
                  quiet_hours: QuietHours | None = None,
                  batch_window: timedelta = DEFAULT_BATCH_WINDOW,
                  horizon: timedelta = HORIZON, poll_ms: int = POLL_MS,
-                 probe: Callable[[], ProbeResult] | None = None) -> None:
+                 probe: Callable[[], ProbeResult] | None = None,
+                 in_app_rules: bool | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.banner = banner if banner is not None else getattr(window, "banner", None)
         self.batch_window = batch_window
         self.horizon = horizon
+        #: Run the rule engine in the app on a local store: True/False, or None
+        #: to follow the window's ``in_app_rules`` (``ui.app`` turns it on).
+        self.in_app_rules = in_app_rules
+        #: False: banner only, never an OS notification (a screenshot run).
+        self.os_notifications = True
         self._quiet_override = quiet_hours
         self._quiet_hours: QuietHours | None = quiet_hours
+        self._quiet_zone: str | None = None
         self._events: list[Any] = []
         self._snoozed: list[tuple[datetime, Note]] = []
         self._delivered: dict[tuple[Any, ...], datetime] = {}
@@ -491,6 +587,13 @@ class NotificationController(QObject):
         self._rows_back_at: datetime | None = None
         self._armed_for: datetime | None = None
         self._clocks_generation = 0
+        self._fetches = 0  # reads submitted so far (a pass knows whether one follows it)
+        self._rules_in_flight = False
+        self._rules_again = False
+        self._rules_started_at: float | None = None  # time.monotonic() of the last pass
+        #: The least real time between two automatic passes (tests set 0).
+        self.rules_min_gap_ms = RULES_MIN_GAP_MS
+        self._settled = False
         self.plyer: PlyerNotifier | None = None
 
         self.chain = NotifierChain()
@@ -519,7 +622,12 @@ class NotificationController(QObject):
         self.poll = QTimer(self)
         self.poll.setObjectName("notification_poll")
         self.poll.setInterval(poll_ms)
-        self.poll.timeout.connect(lambda: self.refresh(events=False))
+        self.poll.timeout.connect(self._on_poll)
+        # Only active while an automatic rules pass waits out RULES_MIN_GAP_MS.
+        self.rules_timer = QTimer(self)
+        self.rules_timer.setObjectName("rules_timer")
+        self.rules_timer.setSingleShot(True)
+        self.rules_timer.timeout.connect(self.run_rules)
 
         if self.banner is not None:
             self.banner.sig_open.connect(self._on_note_clicked)
@@ -564,7 +672,7 @@ class NotificationController(QObject):
         if key != self._key:
             return  # another window's probe
         log.info("OS notifications: plyer %s", result)
-        if result.ok and not self._closed:
+        if result.ok and not self._closed and self.os_notifications:
             relay, me = _the_relay(), self._key
             # Called on plyer's thread: only the relay is touched there.
             self.plyer = PlyerNotifier(
@@ -587,6 +695,7 @@ class NotificationController(QObject):
         self._closed = True
         self.timer.stop()
         self.poll.stop()
+        self.rules_timer.stop()
         self.tray.close()
         if self.plyer is not None:
             self.plyer.close(timeout=1.0)
@@ -594,12 +703,104 @@ class NotificationController(QObject):
     # -- reading the core --------------------------------------------------------------
 
     def start(self) -> None:
-        """Read the schedule and start the low-rate pick-up (first queue load does this)."""
+        """Read the schedule and start the low-rate pick-up (first queue load does this).
+
+        On a local store the first in-app rules pass goes first, so the first
+        read already shows what it raised (a lead that breached while the app
+        was closed).
+        """
         if self._started or self._closed:
             return
         self._started = True
         self.poll.start()
+        self.run_rules()
         self.refresh()
+
+    def _on_poll(self) -> None:
+        # The low-rate beat: a rules pass on a local store, then the rows.
+        self.rules_soon()
+        self.refresh(events=False)
+
+    # -- the rule engine in the app (a local store) ---------------------------------------
+
+    def rules_run_here(self) -> bool:
+        """Does this app run the rule engine? Only on a local store that is
+        not a replica of a shared database (there the headless worker does)."""
+        wanted = self.in_app_rules
+        if wanted is None:
+            wanted = bool(getattr(self.window, "in_app_rules", False))
+        ws = self.window.ws
+        if not wanted or ws is None or self._closed:
+            return False
+        engine = getattr(ws, "engine", None)
+        dialect = getattr(getattr(engine, "dialect", None), "name", None)
+        return dialect == "sqlite" and getattr(ws, "shared_url", None) is None
+
+    def run_rules(self) -> bool:
+        """One pass of the rule engine on the database thread, if this app runs
+        it (:meth:`rules_run_here`); overlapping asks coalesce into one more pass.
+
+        ``sig_rules_ran`` answers. When the pass decided anything, the queue
+        reloads (and its reload makes this controller read the core again);
+        without a window that reloads, the controller reads the core itself.
+        """
+        if not self.rules_run_here():
+            return False
+        if self._rules_in_flight:
+            self._rules_again = True
+            return True
+        self.rules_timer.stop()
+        self._rules_started_at = time.monotonic()
+        generation, fetches = self._generation, self._fetches
+        self._rules_in_flight = self._submit(
+            self.ws.run_rules, label="rules",
+            on_done=lambda summary: self._on_rules_ran(generation, fetches, summary),
+            on_error=self._on_rules_failed)
+        return self._rules_in_flight
+
+    def rules_soon(self) -> None:
+        """An automatic pass (a deadline came due, the low-rate beat): now, or
+        once RULES_MIN_GAP_MS have passed since the last one started."""
+        if not self.rules_run_here():
+            return
+        if self._rules_in_flight:
+            self._rules_again = True
+            return
+        if self._rules_started_at is not None:
+            waited_ms = (time.monotonic() - self._rules_started_at) * 1000
+            if waited_ms < self.rules_min_gap_ms:
+                if not self.rules_timer.isActive():
+                    self.rules_timer.start(int(self.rules_min_gap_ms - waited_ms) + 1)
+                return
+        self.run_rules()
+
+    def _on_rules_ran(self, generation: int, fetches: int, summary: Any) -> None:
+        self._rules_in_flight = False
+        if self._closed:
+            return
+        if summary.total:
+            log.info("in-app rules: %s", summary.report(detail=False).replace("\n", "; "))
+            reload_queue = getattr(self.window, "reload_queue", None)
+            if pass_changed_leads(summary) and reload_queue is not None:
+                try:
+                    reload_queue()  # its load brings a read of the core with it
+                except RuntimeError:  # the window closed while the pass ran
+                    self.close()
+                    return
+            elif generation == self._generation and self._fetches == fetches:
+                # Only notification rows are new (and no read was asked for
+                # after this pass yet): pick them up.
+                self.refresh(events=pass_changed_leads(summary))
+        self.sig_rules_ran.emit(summary)
+        if self._rules_again:
+            self._rules_again = False
+            self.rules_soon()
+
+    def _on_rules_failed(self, exc: BaseException) -> None:
+        # The window's status line shows it too (the executor reports every failure).
+        self._rules_in_flight = False
+        self._rules_again = False
+        log.warning("in-app rules pass failed: %s", exc)
 
     def _on_queue_loaded(self, *_args: object) -> None:
         if not self._started:
@@ -640,6 +841,7 @@ class NotificationController(QObject):
         self._snoozed = []
         self._shown_rows.clear()
         self._quiet_hours = self._quiet_override
+        self._quiet_zone = None
         self._in_flight = False
         self._fetched_until = None
         self._rows_back_at = None
@@ -660,6 +862,7 @@ class NotificationController(QObject):
                            or self._fetched_until - now < self.horizon / 2):
             events = True
         generation = self._generation
+        self._fetches += 1
         self._in_flight = self._submit(
             fetch_schedule, self.ws, self.horizon, events, label="notifications",
             on_done=lambda snap: self._on_schedule(generation, snap, events),
@@ -669,11 +872,22 @@ class NotificationController(QObject):
         if generation == self._generation:
             self._in_flight = False
         log.warning("reading the notification schedule failed: %s", exc)
+        self._settle()
+
+    @property
+    def settled(self) -> bool:
+        """True once a read of the core has been applied (or has failed)."""
+        return self._settled
+
+    def _settle(self) -> None:
+        self._settled = True
+        self.sig_settled.emit()
 
     def _on_schedule(self, generation: int, snap: ScheduleSnapshot, with_events: bool) -> None:
         if generation != self._generation or self._closed:
             return
         self._in_flight = False
+        self._quiet_zone = snap.quiet_zone
         if self._quiet_override is None:
             self._quiet_hours = snap.quiet_hours
         self._rows_back_at = snap.rows_back_at
@@ -686,25 +900,29 @@ class NotificationController(QObject):
         fresh = [r for r in snap.pending if r.id not in self._shown_rows]
         if fresh:
             self._shown_rows.update(r.id for r in fresh)
-            self.deliver([note_from_notification(r, self._priority_of(r.lead_id))
-                          for r in fresh])
+            repeats = {r.id for r in fresh if self._repeats_a_shown_event(r)}
+            if repeats:
+                # Already shown as the schedule's event: seen, not shown twice.
+                self._submit(self.ws.mark_notifications_seen, sorted(repeats),
+                             label="notifications seen")
+            shown = [note_from_notification(r) for r in fresh if r.id not in repeats]
+            if shown:
+                self.deliver(shown)
         if self._again:
             self._again = False
             self.refresh()
             return
         self.fire_due()
+        self._settle()
 
-    def _priority_of(self, lead_id: uuid.UUID | None) -> int | None:
-        """The lead's priority as the queue shows it (for the quiet-hours P1 rule)."""
-        if lead_id is None:
-            return None
-        model = getattr(self.window, "model", None)
-        finder = getattr(model, "priority_of", None)
-        if finder is not None:
-            return finder(lead_id)
-        row = model.row_of(lead_id) if model is not None else -1
-        found = model.row_at(row) if row >= 0 else None
-        return found.priority if found is not None else None
+    def _repeats_a_shown_event(self, row: Any) -> bool:
+        """Is the row the notification of an SLA event delivered here just before
+        it (same lead; raised at or within REPEAT_WINDOW after the event)?"""
+        lead_id, at = getattr(row, "lead_id", None), getattr(row, "created_at", None)
+        if lead_id is None or at is None:
+            return False
+        return any(key[0] == lead_id and key[1] in SLA_KINDS
+                   and key[2] <= at <= key[2] + REPEAT_WINDOW for key in self._delivered)
 
     # -- the one timer --------------------------------------------------------------------
 
@@ -719,15 +937,21 @@ class NotificationController(QObject):
         due_snoozed = [n for at, n in self._snoozed if at <= cutoff]
         self._snoozed = [(at, n) for at, n in self._snoozed if at > cutoff]
         notes: list[Note] = []
+        sla_due = False
         for e in due_events:
             key = event_key(e)
             if key in self._delivered:
                 continue
             self._delivered[key] = e.at
-            notes.append(note_from_event(e, self._priority_of(e.lead_id)))
+            notes.append(note_from_event(e))
+            sla_due = sla_due or str(e.kind) in SLA_KINDS
         notes.extend(due_snoozed)
         if notes:
             self.deliver(notes)
+        if sla_due:
+            # A deadline or ladder stage came due: the engine acts on it now
+            # (on a local store), not at the next low-rate beat.
+            self.rules_soon()
         self._forget_old(now)
         if self._rows_back_at is not None and self._rows_back_at <= cutoff:
             # A snoozed notification row is back: the core hands it over again.
@@ -779,7 +1003,7 @@ class NotificationController(QObject):
         shown = batch_notes(apply_quiet_hours(timed, self._quiet_hours, now), self.batch_window)
         for note in shown:
             via = None
-            if note.level != QUIET:
+            if note.level != QUIET and self.os_notifications:
                 via = self.chain.notify(note)
             if self.banner is not None:
                 self.banner.show_note(note)
@@ -869,7 +1093,7 @@ class NotificationController(QObject):
 
         def saved(_none: object) -> None:
             if self._quiet_override is None:
-                self._quiet_hours = QuietHours.parse(start, end)
+                self._quiet_hours = QuietHours.parse(start, end, self._quiet_zone)
             self.window.statusBar().showMessage(
                 "Quiet hours saved." if start else "Quiet hours off.", 5000)
             self.sig_quiet_hours_saved.emit(self._quiet_hours)
