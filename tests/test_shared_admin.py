@@ -390,3 +390,154 @@ def test_disable_user_twice_keeps_history(ready: Installation,
                    login=login)
     with ready.connect("dee") as con:
         assert con.execute("SELECT lq_me()::text").fetchone() == (result.user_id,)
+
+
+# --- an older installation is upgraded in place -----------------------------------------
+
+def _comparable(snap: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot without what a revoke-then-grant or a recreated policy leaves
+    different from a fresh install (empty column ACLs, policy oids)."""
+    out = dict(snap)
+    out["column_acl"] = [r for r in snap["column_acl"] if r[2] is not None]
+    out["policies"] = [r[1:] for r in snap["policies"]]
+    return out
+
+
+def test_init_upgrades_an_older_installations_grants_and_policies_in_place(
+        fresh: Installation) -> None:
+    """What an earlier release installed (reps writing priority and score, no
+    snoozing, admin-only rules, lq_expire_leases for every client, intake rows
+    writable in every column) is brought in line by running init again."""
+    admin.init(fresh.url, role_prefix=fresh.prefix)
+    current = snapshot(fresh)
+    rep, lead, intake = (f'"{fresh.prefix}{g}"' for g in ("rep", "team_lead", "intake"))
+    with fresh.su() as con:
+        con.execute(f"GRANT UPDATE (priority, score, score_breakdown, scored_at) ON leads "
+                    f"TO {rep}, {lead}")
+        con.execute(f"REVOKE UPDATE (snoozed_until) ON notifications FROM {rep}, {lead}")
+        con.execute(f"REVOKE INSERT, UPDATE ON sla_policies, cadences, cadence_steps FROM {lead}")
+        for table, name in (("sla_policies", "lq_sla_policies_team_insert"),
+                            ("cadence_steps", "lq_cadence_steps_team_update")):
+            con.execute(f"DROP POLICY {name} ON {table}")
+        con.execute("ALTER POLICY lq_leads_insert ON leads WITH CHECK (true)")
+        con.execute(f"GRANT EXECUTE ON FUNCTION lq_expire_leases() TO {rep}, {lead}")
+        con.execute(f"GRANT INSERT ON intake TO {intake}")
+    assert _comparable(snapshot(fresh)) != _comparable(current)
+    assert admin.init(fresh.url).changed
+    upgraded = snapshot(fresh)
+    assert _comparable(upgraded) == _comparable(current)
+    assert not admin.init(fresh.url).changed  # and idempotent from there
+    assert snapshot(fresh) == upgraded
+    with fresh.su() as con:
+        assert con.execute(
+            "SELECT has_column_privilege(%s, 'leads', 'priority', 'UPDATE'), "
+            "has_function_privilege(%s, 'lq_expire_leases()', 'EXECUTE'), "
+            "has_column_privilege(%s, 'intake', 'processed_at', 'INSERT'), "
+            "has_column_privilege(%s, 'notifications', 'snoozed_until', 'UPDATE')",
+            (fresh.prefix + "rep", fresh.prefix + "team_lead", fresh.prefix + "intake",
+             fresh.prefix + "rep")).fetchone() == (False, False, False, True)
+
+
+# --- intake logins: a system, not a person ------------------------------------------------
+
+def test_add_user_role_intake_makes_a_login_that_may_only_append(
+        ready: Installation, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from leadqueue.shared.intake import submit
+
+    login = ready.login("webform")
+    code, out, err = cli(capsys, "admin", "add-user", "--db", ready.url, "--role", "intake",
+                         "--login", login, "--password-stdin", stdin=PASSWORD + "\n",
+                         monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert f"created intake login {login}" in out and "INSERT INTO intake" in out
+    assert "shown once" not in out
+    with ready.su() as con:
+        assert con.execute("SELECT count(*) FROM users WHERE db_role = %s",
+                           (login,)).fetchone() == (0,)  # a system has no users row
+        groups = [r[0] for r in con.execute(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s", (login,)).fetchall()]
+    assert groups == [ready.prefix + "intake"]
+    assert scram_matches(verifier(ready, login) or "", PASSWORD)
+    with ready.connect("webform") as con:
+        con.execute("INSERT INTO intake (id, received_at, source_system, payload) VALUES "
+                    "(gen_random_uuid(), now(), 'webform', '{\"first_name\": \"Ina\"}')")
+        for sql in ("SELECT count(*) FROM intake", "SELECT count(*) FROM leads",
+                    "SELECT count(*) FROM users", "UPDATE intake SET error = 'x'",
+                    "DELETE FROM intake",
+                    "INSERT INTO intake (id, received_at, payload, processed_at, outcome) VALUES "
+                    "(gen_random_uuid(), now(), '{}', now(), 'created')",
+                    "INSERT INTO leads (id, version, first_name, last_name, priority, "
+                    "lead_class, status, created_at) VALUES (gen_random_uuid(), 1, 'I', 'N', 1, "
+                    "'high_intent', 'new', now())",
+                    "SELECT * FROM lq_claim_next()", "SELECT lq_expire_leases()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                con.execute(sql)
+    # the way the project's own sender hands one in works with the login too
+    engine = make_engine(f"postgresql://{login}:{PASSWORD}@{_hostport(ready)}/{ready.dbname}")
+    try:
+        submit(engine, {"first_name": "Ivo", "last_name": "Net"}, received_at=datetime.now(UTC),
+               source_system="webform")
+    finally:
+        engine.dispose()
+    with ready.su() as con:
+        assert con.execute("SELECT count(*) FROM intake WHERE source_system = 'webform' "
+                           "AND processed_at IS NULL").fetchone() == (2,)
+
+
+def test_intake_login_again_set_password_and_disable(
+        ready: Installation, capsys: pytest.CaptureFixture[str]) -> None:
+    login = ready.login("crm")
+    first = admin.add_intake_login(ready.url, login=login)
+    assert first.created and first.password and len(first.password) >= 20
+    with ready.su() as con:  # a person's group granted to it by hand ...
+        con.execute(f'GRANT "{ready.prefix}rep" TO "{login}"')
+    again = admin.add_intake_login(ready.url, login=login)
+    assert not again.created and again.password is None and not again.password_set
+    assert scram_matches(verifier(ready, login) or "", first.password)  # kept
+    with ready.su() as con:  # ... is taken away again: intake only
+        assert con.execute("SELECT pg_has_role(%s, %s, 'MEMBER'), pg_has_role(%s, %s, "
+                           "'MEMBER')", (login, ready.prefix + "rep", login,
+                                         ready.prefix + "intake")).fetchone() == (False, True)
+    code, out, err = cli(capsys, "admin", "set-password", "--db", ready.url, "--login", login)
+    assert code == 0, err
+    code, out, err = cli(capsys, "admin", "disable-user", "--db", ready.url, "--login", login)
+    assert code == 0, err
+    assert f"disabled intake login: login {login} can no longer log in" in out
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        ready.connect("crm")
+    admin.add_intake_login(ready.url, login=login, password=PASSWORD)  # enabled again
+    with ready.connect("crm") as con:
+        assert con.execute("SELECT session_user::text").fetchone() == (login,)
+
+
+def test_add_user_role_intake_refusals(ready: Installation,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    base = ("admin", "add-user", "--db", ready.url, "--role", "intake")
+    code, _out, err = cli(capsys, *base, "--login", ready.login("x"), "--email", "x@example.com",
+                          "--team", "T")
+    assert code == 2 and "a system, not a person" in err and "--email, --team" in err
+    code, _out, err = cli(capsys, *base)
+    assert code == 2 and "--login" in err
+    code, _out, err = cli(capsys, "admin", "add-user", "--db", ready.url, "--role", "rep",
+                          "--email", "p@example.com", "--name", "P")
+    assert code == 2 and "a person needs --team" in err
+    person = ready.login("per")
+    admin.add_user(ready.url, email="per@example.com", name="Per", role="rep", team="T",
+                   login=person, password=PASSWORD)
+    with pytest.raises(admin.AdminError, match=r"is the login of per@example\.com, a person"):
+        admin.add_intake_login(ready.url, login=person)
+    stranger = ready.login("outsider")
+    with ready.su() as con:
+        con.execute(f'CREATE ROLE "{stranger}" LOGIN')
+    with pytest.raises(admin.AdminError, match="not an intake login of this database"):
+        admin.add_intake_login(ready.url, login=stranger)
+    with pytest.raises(admin.AdminError, match="reserved"):
+        admin.add_intake_login(ready.url, login=ready.prefix + "feed")
+    with ready.su() as con:  # nothing joined the intake group on the way
+        assert con.execute("SELECT pg_has_role(%s, %s, 'MEMBER') OR pg_has_role(%s, %s, "
+                           "'MEMBER')", (person, ready.prefix + "intake", stranger,
+                                         ready.prefix + "intake")).fetchone() == (False,)

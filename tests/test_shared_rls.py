@@ -494,6 +494,8 @@ def test_helper_functions_are_initplans_evaluated_once(world: World) -> None:
 
 
 def test_every_column_a_policy_reads_is_indexed(world: World) -> None:
+    """An INSERT policy's check on the new row's own columns reads no table (no
+    index helps it); the tables its subqueries read are checked like the rest."""
     with world.inst.su() as con:
         missing = con.execute("""
             SELECT DISTINCT c.relname, a.attname, p.polname
@@ -502,6 +504,7 @@ def test_every_column_a_policy_reads_is_indexed(world: World) -> None:
               JOIN pg_class c ON c.oid = d.refobjid
               JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
              WHERE d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+               AND NOT (p.polcmd = 'a' AND d.refobjid = p.polrelid)
                AND NOT EXISTS (SELECT 1 FROM pg_index i
                                 WHERE i.indrelid = d.refobjid AND i.indkey[0] = d.refobjsubid)
              ORDER BY 1, 2""").fetchall()

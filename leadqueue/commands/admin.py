@@ -18,13 +18,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="prefix of the group role names (default lq_ or $LEADQUEUE_ROLE_PREFIX)")
     p.set_defaults(func=run_init)
 
-    p = sub.add_parser("add-user", help="create or update a person and their login role")
+    p = sub.add_parser(
+        "add-user", help="create or update a person (or an intake system) and their login role",
+        description="Create or update a person: their login role, their user row and their "
+                    "team. --role intake instead creates a login for another system that "
+                    "hands in leads (a web form, a CRM connector): it is a system, not a "
+                    "person, so it has no user row, email or team; it may only INSERT rows "
+                    "into the intake table (id, received_at, source_system, payload) and "
+                    "can read nothing. Give it --login NAME.")
     add_db_argument(p, required=True, help="the shared database URL (postgresql://…)")
-    p.add_argument("--email", required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--role", required=True, choices=["rep", "team_lead", "admin"])
-    p.add_argument("--team", required=True, help="team name (created if new)")
-    p.add_argument("--login", metavar="NAME", help="login role name (default: from the email)")
+    p.add_argument("--email", help="the person's email (not for --role intake)")
+    p.add_argument("--name", help="the person's name (not for --role intake)")
+    p.add_argument("--role", required=True, choices=["rep", "team_lead", "admin", "intake"],
+                   help="rep, team_lead or admin for a person; intake for another system "
+                        "that may only append to the intake table")
+    p.add_argument("--team", help="team name, created if new (not for --role intake)")
+    p.add_argument("--login", metavar="NAME",
+                   help="login role name (default: from the email; required for --role intake)")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input (else one is generated)")
     p.set_defaults(func=run_add_user)
@@ -78,6 +88,11 @@ def run_add_user(args: argparse.Namespace) -> int:
     from ..shared.admin import add_user, connect_hint
 
     url = _shared_url(args)
+    if args.role == "intake":
+        return _add_intake_login(args, url)
+    missing = [f"--{n}" for n in ("email", "name", "team") if getattr(args, n) is None]
+    if missing:
+        raise UsageError(f"add-user: a person needs {', '.join(missing)}")
     result = add_user(url, email=args.email, name=args.name, role=args.role, team=args.team,
                       login=args.login, password=_password_from_stdin(args))
     verb = "created" if result.created else "updated"
@@ -88,6 +103,26 @@ def run_add_user(args: argparse.Namespace) -> int:
     elif not result.password_set:
         print("password unchanged (leadqueue admin set-password changes it)")
     print(connect_hint(url, result.login))
+    return 0
+
+
+def _add_intake_login(args: argparse.Namespace, url: str) -> int:
+    from ..shared.admin import add_intake_login, intake_hint
+
+    given = [f"--{n}" for n in ("email", "name", "team") if getattr(args, n) is not None]
+    if given:
+        raise UsageError(f"add-user --role intake: an intake login is a system, not a person: "
+                         f"it takes no {', '.join(given)}")
+    if not args.login:
+        raise UsageError("add-user --role intake: give the system's login name with --login")
+    result = add_intake_login(url, login=args.login, password=_password_from_stdin(args))
+    print(f"{'created' if result.created else 'updated'} intake login {result.login}: it may "
+          "only add rows to the intake table (id, received_at, source_system, payload)")
+    if result.password:
+        print(f"password (shown once, pass it on privately): {result.password}")
+    elif not result.password_set:
+        print("password unchanged (leadqueue admin set-password changes it)")
+    print(intake_hint(url, result.login))
     return 0
 
 
@@ -106,7 +141,7 @@ def run_disable_user(args: argparse.Namespace) -> int:
     from ..shared.admin import disable_user
 
     result = disable_user(_shared_url(args), email=args.email, login=args.login)
-    print(f"disabled {result.email}"
+    print(f"disabled {result.email or 'intake login'}"
           + (f": login {result.login} can no longer log in" if result.login else "")
           + "; their history is kept")
     if result.sessions_ended is None:

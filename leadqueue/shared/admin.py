@@ -16,6 +16,11 @@ Choices written down here so the next person can see them:
   ``<prefix>admin`` are the group roles people's login roles join;
   ``<prefix>intake`` may only append to the ``intake`` table (for other
   systems that hand in leads).
+* An intake login (``add_intake_login``, ``admin add-user --role intake``) is
+  a system, not a person: a login role in ``<prefix>intake`` and nothing
+  else, with no users row and no team, so it is never routed to, never
+  counted as a rep and sees no rows. It is recognised by that membership
+  (``set-password`` and ``disable-user --login`` work on it too).
 * Passwords are sent to the server already SCRAM-hashed (libpq's
   ``PQencryptPasswordConn``), so they never appear in server logs.
 * Idempotency is checked, not hoped for: :func:`catalog_snapshot` captures
@@ -221,12 +226,18 @@ def _install(cur, roles: S.Roles, schema: str, me: str, is_super: bool,  # type:
 
     for ddl in S.helper_functions(schema, roles.prefix) + S.write_functions(schema):
         cur.execute(ddl)
-    for sig in S.CLIENT_FUNCTIONS + S.OWNER_ONLY_FUNCTIONS:
+    # Every function's EXECUTE is revoked from PUBLIC and every group, then
+    # granted as declared: an installation made by an older release (which
+    # granted more) is brought in line, and a re-run lands on the same ACL.
+    groups = ", ".join(q(r) for r in (*roles.clients, roles.intake))
+    for sig in S.CLIENT_FUNCTIONS + S.ADMIN_FUNCTIONS + S.OWNER_ONLY_FUNCTIONS:
         cur.execute(f"ALTER FUNCTION {sig} OWNER TO {q(roles.owner)}")
-        cur.execute(f"REVOKE ALL ON FUNCTION {sig} FROM PUBLIC")
+        cur.execute(f"REVOKE ALL ON FUNCTION {sig} FROM PUBLIC, {groups}")
     clients = ", ".join(q(r) for r in roles.clients)
     for sig in S.CLIENT_FUNCTIONS:
         cur.execute(f"GRANT EXECUTE ON FUNCTION {sig} TO {clients}")
+    for sig in S.ADMIN_FUNCTIONS:
+        cur.execute(f"GRANT EXECUTE ON FUNCTION {sig} TO {q(roles.admin)}")
 
     for name, table, definition in S.CONSTRAINTS:
         cur.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", (name,))
@@ -559,6 +570,82 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
                       password is not None)
 
 
+@dataclass(frozen=True)
+class IntakeLoginResult:
+    login: str
+    created: bool
+    #: The generated password (shown once); None when one was given or an
+    #: existing login kept its password.
+    password: str | None
+    password_set: bool = True
+
+
+def _is_intake_login(cur, login: str, prefix: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``login`` is a direct member of this installation's intake group."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_auth_members m "
+                "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member "
+                "WHERE g.rolname = %s AND r.rolname = %s)", (S.Roles(prefix).intake, login))
+    return bool(cur.fetchone()[0])
+
+
+def add_intake_login(url: str, *, login: str, password: str | None = None) -> IntakeLoginResult:
+    """Create (or re-enable) a login for another system that hands in leads.
+
+    It may only INSERT new rows into ``intake`` (id, received_at,
+    source_system, payload): no users row, no team, nothing to read. Running
+    it again re-enables the login and keeps its password unless one is given.
+    """
+    login = (login or "").strip()
+    if not _LOGIN_RE.match(login):
+        raise AdminError(f"--login: {login!r} is not a usable role name "
+                         "(lower-case letters, digits, _; at most 63 characters)")
+    q = _quote
+    with connect(url) as con:
+        cur = con.cursor()
+        _require_createrole(cur, "add-user --role intake")
+        prefix = _prefix_of(cur)
+        roles = S.Roles(prefix)
+        if login.startswith(prefix):
+            raise AdminError(f"--login: names starting with {prefix!r} are reserved for "
+                             "LeadQueue's group roles")
+        cur.execute("SELECT rolsuper, rolcreaterole, rolbypassrls, rolreplication FROM pg_roles "
+                    "WHERE rolname = %s", (login,))
+        row = cur.fetchone()
+        exists = row is not None
+        if exists and any(row):
+            raise AdminError(f"--login: {login!r} is a privileged role (superuser, CREATEROLE, "
+                             "BYPASSRLS or replication): an intake login gets its own "
+                             "ordinary role: choose another --login")
+        cur.execute("SELECT email FROM users WHERE db_role = %s", (login,))
+        person = cur.fetchone()
+        if person is not None:
+            raise AdminError(f"--login: {login!r} is the login of {person[0]}, a person; an "
+                             "intake login is a system's own: choose another --login")
+        if exists and not _is_intake_login(cur, login, prefix):
+            raise AdminError(f"--login: a role {login!r} already exists on this server and is "
+                             "not an intake login of this database: choose another --login")
+        generated = None
+        if password is None and not exists:
+            password = generated = generate_password()
+        if exists:
+            clause = " PASSWORD " + _literal(con, _encrypted(con, password, login)) \
+                if password is not None else ""
+            cur.execute(f"ALTER ROLE {q(login)} LOGIN{clause}")
+        else:
+            assert password is not None
+            cur.execute(f"CREATE ROLE {q(login)} LOGIN INHERIT PASSWORD "
+                        + _literal(con, _encrypted(con, password, login)))
+            cur.execute(f"GRANT {q(roles.intake)} TO {q(login)}")
+        # Only the intake group: a person's group granted by hand would let the
+        # system read and write as a person (it has no users row, but still).
+        for group in roles.clients:
+            cur.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, group))
+            if cur.fetchone()[0]:
+                cur.execute(f"REVOKE {q(group)} FROM {q(login)}")
+        con.commit()
+    return IntakeLoginResult(login, not exists, generated, password is not None)
+
+
 def _literal(con, value: str) -> str:  # type: ignore[no-untyped-def]
     from psycopg import sql
 
@@ -573,10 +660,11 @@ def set_password(url: str, *, login: str, password: str | None = None) -> str | 
     with connect(url) as con:
         cur = con.cursor()
         _require_createrole(cur, "set-password")
-        _prefix_of(cur)
+        prefix = _prefix_of(cur)
         cur.execute("SELECT 1 FROM users WHERE db_role = %s", (login,))
-        if cur.fetchone() is None:
-            raise AdminError(f"--login: no LeadQueue user has the login {login!r}")
+        if cur.fetchone() is None and not _is_intake_login(cur, login, prefix):
+            raise AdminError(f"--login: no LeadQueue user has the login {login!r} (and it "
+                             "is not an intake login)")
         secret = _encrypted(con, password, login)
         cur.execute(f"ALTER ROLE {_quote(login)} PASSWORD " + _literal(con, secret))
         con.commit()
@@ -585,7 +673,8 @@ def set_password(url: str, *, login: str, password: str | None = None) -> str | 
 
 @dataclass(frozen=True)
 class DisableResult:
-    email: str
+    #: None for an intake login (a system: no users row).
+    email: str | None
     login: str | None
     #: Open sessions of the login that were ended (None: not allowed to end them).
     sessions_ended: int | None
@@ -605,19 +694,22 @@ def disable_user(url: str, *, email: str | None = None,
     with connect(url) as con:
         cur = con.cursor()
         _require_createrole(cur, "disable-user")
-        _prefix_of(cur)
+        prefix = _prefix_of(cur)
         if email:
             cur.execute("SELECT id, email, db_role FROM users WHERE email = %s",
                         (email.strip().lower(),))
         else:
             cur.execute("SELECT id, email, db_role FROM users WHERE db_role = %s", (login,))
         row = cur.fetchone()
+        if row is None and login and _is_intake_login(cur, login, prefix):
+            row = (None, None, login)  # a system's intake login: no users row
         if row is None:
             raise AdminError(f"no LeadQueue user {email or login!r} in this database")
         user_id, email_n, db_role = row
-        cur.execute("UPDATE users SET disabled = true, available = false, "
-                    "version = version + 1, updated_at = now() "
-                    "WHERE id = %s AND NOT disabled", (user_id,))
+        if user_id is not None:
+            cur.execute("UPDATE users SET disabled = true, available = false, "
+                        "version = version + 1, updated_at = now() "
+                        "WHERE id = %s AND NOT disabled", (user_id,))
         if db_role:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db_role,))
             if cur.fetchone() is not None:
@@ -650,3 +742,16 @@ def connect_hint(url: str, login: str) -> str:
             f"host {host}, port {port}, database {db}, user {login} and the password\n"
             f"  (the app keeps it in the OS keyring); or: psql \"host={host} port={port} "
             f"dbname={db} user={login}\"")
+
+
+def intake_hint(url: str, login: str) -> str:
+    """How another system hands in a lead with an intake login (no password in it)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(libpq_url(url))
+    conninfo = (f"host={parts.hostname or 'localhost'} port={parts.port or 5432} "
+                f"dbname={parts.path.lstrip('/')} user={login}")
+    return (f"the system connects with \"{conninfo}\" and the password, and hands in each "
+            "lead as\n  INSERT INTO intake (id, received_at, source_system, payload) VALUES "
+            "(gen_random_uuid(), now(), 'webform', '{\"first_name\": …}'::jsonb)\n"
+            "  (payload: the JSON object 'leadqueue intake' takes; the worker processes it)")

@@ -22,12 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Lead columns only the write functions (or an admin) may change: ownership,
-#: assignment, status, routing and lifecycle. Reps and team leads get UPDATE on
-#: every other column (column privileges), so a direct UPDATE of these is
-#: refused with "permission denied".
+#: assignment, status, routing and lifecycle, and what the rule engine decides
+#: (priority, score and its breakdown, when it last scored: DESIGN.md §5 rule 4,
+#: the server decides priority). Reps and team leads get UPDATE on every other
+#: column (column privileges), so a direct UPDATE of these is refused with
+#: "permission denied". The engine runs as the worker's admin login (or the
+#: owner); no client action changes these columns on an existing lead. A lead
+#: typed in by hand starts with the priority its creator chose, and its INSERT
+#: must leave ``scored_at`` empty, so the engine's next pass scores it (and may
+#: move its priority) whatever score the client sent.
 PROTECTED_LEAD_COLUMNS = frozenset({
     "id", "owner_id", "team_id", "status", "assigned_at", "routing_explanation",
     "merged_into_id", "deleted_at", "server_seq", "sla_due_at", "account_id", "created_at",
+    "priority", "score", "score_breakdown", "scored_at",
 })
 
 #: Columns of their own users row a rep or team lead may change.
@@ -36,11 +43,13 @@ SELF_USER_COLUMNS = ("available", "timezone", "quiet_hours_start", "quiet_hours_
 
 #: Column UPDATE privileges for reps and team leads, per table: None means
 #: "every column but PROTECTED_LEAD_COLUMNS" (leads only). The row policies
-#: still decide which rows; these decide which columns.
+#: still decide which rows; these decide which columns. Notifications: the
+#: recipient marks one seen or snoozes it (``schedule.mark_seen``/``snooze``),
+#: nothing else on the row (title, level, recipient stay the worker's).
 CLIENT_UPDATE_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "leads": None,
     "users": SELF_USER_COLUMNS,
-    "notifications": ("seen_at", "updated_at", "version"),
+    "notifications": ("seen_at", "snoozed_until", "updated_at", "version"),
 }
 
 ME = "(SELECT lq_me())"
@@ -101,6 +110,14 @@ class Policy:
     to: str = "clients"
 
 
+#: A team lead's own team's row of a rule table (SLA policies, cadences).
+_OWN_TEAM_RULE = f"{IS_LEAD} AND team_id = {TEAM}"
+#: A cadence step of a cadence that belongs to the team lead's own team (the
+#: subquery runs under the caller's RLS on cadences).
+_OWN_TEAM_STEP = (f"{IS_LEAD} AND EXISTS (SELECT 1 FROM cadences c "
+                  f"WHERE c.id = cadence_steps.cadence_id AND c.team_id = {TEAM})")
+
+
 def _lead_visible(alias_col: str) -> str:
     # Subqueries inside a policy run under the caller's RLS on leads, so
     # "this lead is visible to me" is simply "it exists for me".
@@ -120,8 +137,10 @@ POLICIES: tuple[Policy, ...] = (
     Policy("leads", "lq_leads_read", "SELECT",
            f"{IS_ADMIN} OR owner_id = {ME} "
            f"OR (team_id = {TEAM} AND ({IS_LEAD} OR owner_id IS NULL))"),
+    # scored_at empty: the rule engine scores every lead a client types in
     Policy("leads", "lq_leads_insert", "INSERT", None,
-           f"{IS_ADMIN} OR (team_id = {TEAM} AND ({IS_LEAD} OR owner_id = {ME}))"),
+           f"{IS_ADMIN} OR (team_id = {TEAM} AND ({IS_LEAD} OR owner_id = {ME}) "
+           "AND scored_at IS NULL)"),
     Policy("leads", "lq_leads_update", "UPDATE",
            f"{IS_ADMIN} OR owner_id = {ME} OR ({IS_LEAD} AND team_id = {TEAM})",
            f"{IS_ADMIN} OR owner_id = {ME} OR ({IS_LEAD} AND team_id = {TEAM})"),
@@ -144,18 +163,37 @@ POLICIES: tuple[Policy, ...] = (
     Policy("accounts", "lq_accounts_read", "SELECT",
            f"{IS_ADMIN} OR team_id = {TEAM} OR owner_id = {ME}"),
     Policy("accounts", "lq_accounts_admin", "ALL", IS_ADMIN, IS_ADMIN),
-    # configuration: read-only for reps and team leads
+    # configuration (the rule book): reps read; a team lead also writes their
+    # own team's SLA overrides and cadences (with their steps), as the rule
+    # book lets them (Workspace.save_sla_policy / save_cadence); rows shared by
+    # every team (team NULL), another team's, templates (no team) and routing
+    # rules are the admin's. Routing rules stay admin-only for writes even
+    # with a team: a team's rule also routes new leads that have no team yet
+    # (rules.routing), so a team lead's rule could pull every new lead into
+    # their own team. No DELETE for team leads: the rule book tombstones.
     Policy("sla_policies", "lq_sla_policies_read", "SELECT",
            f"team_id IS NULL OR team_id = {TEAM} OR {IS_ADMIN}"),
     Policy("sla_policies", "lq_sla_policies_admin", "ALL", IS_ADMIN, IS_ADMIN),
+    Policy("sla_policies", "lq_sla_policies_team_insert", "INSERT", None, _OWN_TEAM_RULE,
+           to="team_lead"),
+    Policy("sla_policies", "lq_sla_policies_team_update", "UPDATE", _OWN_TEAM_RULE,
+           _OWN_TEAM_RULE, to="team_lead"),
     Policy("routing_rules", "lq_routing_rules_read", "SELECT",
            f"team_id IS NULL OR team_id = {TEAM} OR {IS_ADMIN}"),
     Policy("routing_rules", "lq_routing_rules_admin", "ALL", IS_ADMIN, IS_ADMIN),
     Policy("cadences", "lq_cadences_read", "SELECT",
            f"team_id IS NULL OR team_id = {TEAM} OR {IS_ADMIN}"),
     Policy("cadences", "lq_cadences_admin", "ALL", IS_ADMIN, IS_ADMIN),
+    Policy("cadences", "lq_cadences_team_insert", "INSERT", None, _OWN_TEAM_RULE,
+           to="team_lead"),
+    Policy("cadences", "lq_cadences_team_update", "UPDATE", _OWN_TEAM_RULE, _OWN_TEAM_RULE,
+           to="team_lead"),
     Policy("cadence_steps", "lq_cadence_steps_read", "SELECT", "true"),
     Policy("cadence_steps", "lq_cadence_steps_admin", "ALL", IS_ADMIN, IS_ADMIN),
+    Policy("cadence_steps", "lq_cadence_steps_team_insert", "INSERT", None, _OWN_TEAM_STEP,
+           to="team_lead"),
+    Policy("cadence_steps", "lq_cadence_steps_team_update", "UPDATE", _OWN_TEAM_STEP,
+           _OWN_TEAM_STEP, to="team_lead"),
     Policy("templates", "lq_templates_read", "SELECT", "true"),
     Policy("templates", "lq_templates_admin", "ALL", IS_ADMIN, IS_ADMIN),
     Policy("cadence_enrollments", "lq_cadence_enrollments_read", "SELECT",
@@ -205,12 +243,14 @@ GRANTS: dict[str, dict[str, str]] = {
     "users": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "teams": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "accounts": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
-    "sla_policies": {"rep": "SELECT", "team_lead": "SELECT",
+    # team leads: their own team's rows only (the policies above)
+    "sla_policies": {"rep": "SELECT", "team_lead": "SELECT, INSERT, UPDATE",
                      "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "routing_rules": {"rep": "SELECT", "team_lead": "SELECT",
                       "admin": "SELECT, INSERT, UPDATE, DELETE"},
-    "cadences": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
-    "cadence_steps": {"rep": "SELECT", "team_lead": "SELECT",
+    "cadences": {"rep": "SELECT", "team_lead": "SELECT, INSERT, UPDATE",
+                 "admin": "SELECT, INSERT, UPDATE, DELETE"},
+    "cadence_steps": {"rep": "SELECT", "team_lead": "SELECT, INSERT, UPDATE",
                       "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "templates": {"rep": "SELECT", "team_lead": "SELECT",
                   "admin": "SELECT, INSERT, UPDATE, DELETE"},
@@ -222,7 +262,9 @@ GRANTS: dict[str, dict[str, str]] = {
     "lead_leases": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT"},
     # insert-only for every client role: no UPDATE or DELETE, not even for admins
     "audit_log": {"rep": "INSERT", "team_lead": "SELECT, INSERT", "admin": "SELECT, INSERT"},
-    "intake": {"admin": "SELECT, INSERT, UPDATE", "intake": "INSERT"},
+    # other systems append a payload; what the worker fills in is not theirs
+    "intake": {"admin": "SELECT, INSERT, UPDATE",
+               "intake": "INSERT (id, received_at, source_system, payload)"},
     "alembic_version": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT",
                         "intake": "SELECT"},
 }
@@ -508,9 +550,15 @@ END $$""",
 CLIENT_FUNCTIONS = (
     "lq_role_prefix()", "lq_now()", "lq_me()", "lq_my_team()", "lq_my_role()",
     "lq_rep_channel(uuid)", "lq_team_channel(uuid)", "lq_claim_next()",
-    "lq_renew(uuid, bigint)", "lq_release(uuid, bigint)", "lq_expire_leases()",
+    "lq_renew(uuid, bigint)", "lq_release(uuid, bigint)",
     "lq_reassign(uuid, uuid, text)", "lq_set_status(uuid, text, bigint)",
 )
+#: Functions for the worker, which runs as an admin's login: returning every
+#: team's expired claims is its duty (``intake.shared_pass``). A claim returns
+#: its own team's expired claims inside ``lq_claim_next`` (which calls the
+#: owner-only ``lq_expire_leases_for`` as the owner), so no rep or team lead
+#: needs it.
+ADMIN_FUNCTIONS = ("lq_expire_leases()",)
 OWNER_ONLY_FUNCTIONS = ("lq_uuid7()", "lq_check_lease(uuid, bigint, uuid, timestamptz)",
                         "lq_expire_leases_for(uuid, integer)", "lq_intake_notify()",
                         "lq_leads_notify()")
