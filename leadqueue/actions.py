@@ -114,6 +114,43 @@ _CHANNEL_OF_KIND = {
 # --------------------------------------------------------------------------- helpers
 
 
+def _status_on_shared_db(s: Session, lead: Lead) -> None:
+    """Write ``lead.status`` through ``lq_set_status`` where the database
+    refuses a direct UPDATE of the column (a rep or team lead on the shared
+    database: column privileges, ``leadqueue.shared.sql``).
+
+    The server function checks the caller and, for a lead I hold under a
+    claim, my lease epoch (fencing); the ORM then treats the status as
+    written, and flushes the other columns as usual in the same transaction.
+    A local store, an admin and the database owner write it directly.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    conn = s.connection()
+    if conn.dialect.name != "postgresql" or conn.scalar(
+            text("SELECT has_column_privilege('leads', 'status', 'UPDATE')")):
+        return
+    epoch = conn.scalar(text(
+        "SELECT epoch FROM lead_leases WHERE lead_id = :lead AND holder_id = lq_me() "
+        "AND released_at IS NULL ORDER BY epoch DESC LIMIT 1"), {"lead": lead.id})
+    try:
+        conn.execute(text("SELECT lq_set_status(:lead, :status, :epoch)"),
+                     {"lead": lead.id, "status": LeadStatus(lead.status).value,
+                      "epoch": epoch})
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlstate", None)
+        if code == "LQ409":
+            raise ActionRefused("Your claim on this lead has run out (or it was claimed "
+                                "again): refresh the queue; nothing was changed.") from None
+        if code in ("LQ403", "LQ404", "42501"):
+            raise ActionRefused("The shared database did not let you change this lead's "
+                                "status (not yours any more?): refresh the queue.") from None
+        raise
+    set_committed_value(lead, "status", lead.status)
+
+
 def _words(value: str) -> str:
     return value.replace("_", " ")
 
@@ -206,6 +243,8 @@ class _Act:
         if diff:
             lead.updated_at = self.now
             lead.version = (lead.version or 1) + 1
+            if "status" in diff:  # issue 5: the shared database's fenced status write
+                _status_on_shared_db(self.s, lead)
         return diff
 
     def audit(self, rule: str, entity_id: uuid.UUID, diff: dict[str, tuple[Any, Any]],
@@ -417,7 +456,9 @@ def log_inbound(s: Session, me: PersonView, now: datetime, lead_id: uuid.UUID, k
     proposal = propose(result, ctx) if result is not None else propose_after_reply(ctx)
     activity = act.activity(lead, inbound, direction=Direction.INBOUND, outcome=result,
                             body=_clean(body))
-    changes: dict[str, Any] = {}
+    # Recorded on the lead, so a reply on a working lead changes the row (and
+    # the engine rescores it from the row, without re-reading its activities).
+    changes: dict[str, Any] = {"last_inbound_at": activity.at}
     if result in CONVERSATION:
         changes.update(act.touch_changes(lead, attempt=False))
     elif lead.status == LeadStatus.NEW:

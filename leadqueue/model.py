@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -63,7 +63,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
         uuid.UUID: Uuid(),
         dict[str, Any]: JSONDoc,
@@ -202,6 +202,10 @@ class Lead(Synced, Base):
     #: First human action after creation: what speed-to-lead measures.
     first_action_at: Mapped[datetime | None]
     last_action_at: Mapped[datetime | None]
+    #: The lead's latest reply or inbound call (the rep's actions are
+    #: ``last_action_at``): scoring's reply points come from it, and it marks
+    #: the lead changed when a reply leaves every other field as it was.
+    last_inbound_at: Mapped[datetime | None]
     next_step: Mapped[str | None] = mapped_column(Text)
     next_step_kind: Mapped[NextStepKind | None] = mapped_column(
         enum_type(NextStepKind, "next_step_kind")

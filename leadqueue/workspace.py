@@ -9,6 +9,7 @@ thread as long as one thread uses it at a time.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,9 @@ from .workspace_rules import RulesActions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
 
+    from .board import AssignmentNotice, TeamBoard
     from .model import Lead
     from .templates import RenderedTemplate
     from .views import ContactEdit, NewLead, OutcomeResult, WrapUp
@@ -155,7 +158,8 @@ class Workspace(RulesActions):
                 for a, name in rows
             )
             return lead_detail(lead, owner.name if owner else None,
-                               team.name if team else None, activities)
+                               team.name if team else None, activities,
+                               calling_window(s, lead.team_id, self.me.team_id))
 
     # -- working a lead (issue 3): each action is one small transaction --------
     # The rules live in ``leadqueue.actions``; refusals raise ActionRefused
@@ -286,7 +290,13 @@ class Workspace(RulesActions):
     def _shared_conn(self):  # type: ignore[no-untyped-def]
         """A DB-API connection to the shared database as the person, or ActionRefused."""
         if self.engine.dialect.name == "postgresql" and self.shared_url is None:
-            return _PooledAutocommit(self.engine.raw_connection())
+            from sqlalchemy.exc import DBAPIError
+
+            try:
+                return _PooledAutocommit(self.engine.raw_connection())
+            except DBAPIError:  # the shared database is not reachable (issue 5: in words)
+                raise ActionRefused("You are offline: the shared database cannot be reached. "
+                                    "Try again when you are back online.") from None
         if self.shared_url is None:
             raise ActionRefused("Taking a lead from the pool needs the shared team database; "
                                 "this workspace has only its local store.")
@@ -320,6 +330,47 @@ class Workspace(RulesActions):
         finally:
             conn.close()
         return _claimed_row(row)
+
+    def renew_claim(self, lead_id: uuid.UUID) -> datetime | None:
+        """Extend my claim on ``lead_id`` (the team's lease length from now);
+        None when I hold none. A lost claim raises ActionRefused. (Issue 5)"""
+        from .shared.claims import ClaimRefused, current_epoch, renew
+        from .store import StoreError
+
+        conn = self._shared_conn()
+        try:
+            epoch = current_epoch(conn, lead_id)
+            return None if epoch is None else renew(conn, lead_id, epoch)
+        except ClaimRefused as exc:
+            raise ActionRefused(str(exc)) from None
+        except StoreError:
+            raise ActionRefused("You are offline: the claim was not renewed.") from None
+        finally:
+            conn.close()
+
+    def team_board(self) -> TeamBoard:
+        """Who holds what: my team's reps (an admin: everyone's). (Issue 5)"""
+        from .board import team_board
+
+        with self._unit() as s:
+            return team_board(s, self.me, self.now())
+
+    def assignment_notice(self, lead_id: uuid.UUID, event: str = "assigned"
+                          ) -> AssignmentNotice | None:
+        """Name, priority and why of a lead the live listener reported. (Issue 5)"""
+        from .board import assignment_notice
+
+        with self._unit() as s:
+            return assignment_notice(s, lead_id, event)
+
+    def reassign(self, lead_ids: Iterable[uuid.UUID], to_user_id: uuid.UUID | None,
+                 reason: str | None = None) -> int:
+        """Move leads to another rep, or (None) back to the pool; how many moved.
+        The rule is the core's on a local store and PostgreSQL's (``lq_reassign``)
+        on the shared database (``leadqueue.board``). (Issue 5)"""
+        from .board import reassign
+
+        return reassign(self.engine, self.me, self.now(), list(lead_ids), to_user_id, reason)
 
     def release(self, lead_id: uuid.UUID) -> None:
         """Give a lead I claimed back to my team's pool."""
@@ -416,8 +467,22 @@ def queue_row(lead: Lead, sla_due_at: datetime | None, tier: int | None = None,
     )
 
 
+def calling_window(session: Session, *team_ids: uuid.UUID | None) -> tuple[str, str]:
+    """The calling window of the first of ``team_ids`` that is a live team (the
+    lead's, then the viewer's, as ranking applies it), else the default."""
+    from .model import Team
+    from .rules.calling_window import DEFAULT_WINDOW_END, DEFAULT_WINDOW_START
+
+    for team_id in team_ids:
+        team = session.get(Team, team_id) if team_id else None
+        if team is not None and team.deleted_at is None:
+            return (team.calling_window_start or DEFAULT_WINDOW_START,
+                    team.calling_window_end or DEFAULT_WINDOW_END)
+    return DEFAULT_WINDOW_START, DEFAULT_WINDOW_END
+
+
 def lead_detail(lead: Lead, owner_name: str | None, team_name: str | None,
-                activities: tuple[ActivityView, ...]) -> LeadDetail:
+                activities: tuple[ActivityView, ...], window: tuple[str, str]) -> LeadDetail:
     return LeadDetail(
         id=lead.id, external_id=lead.external_id, first_name=lead.first_name,
         last_name=lead.last_name, company=lead.company, title=lead.title, email=lead.email,
@@ -439,5 +504,5 @@ def lead_detail(lead: Lead, owner_name: str | None, team_name: str | None,
         no_response_reason=lead.no_response_reason.value if lead.no_response_reason else None,
         disqualify_reason=lead.disqualify_reason.value if lead.disqualify_reason else None,
         final_outcome=lead.final_outcome, data_issues=tuple(lead.data_issues or ()),
-        activities=activities,
+        calling_window=window, activities=activities,
     )

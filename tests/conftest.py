@@ -20,7 +20,7 @@ import pytest
 # Before anything imports Qt: GUI tests never need a real screen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from leadqueue.clock import FakeClock  # noqa: E402
+from leadqueue.clock import FakeClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("LEADQUEUE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

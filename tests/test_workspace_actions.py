@@ -273,6 +273,35 @@ def test_inbound_reply_pauses_the_cadence_and_is_not_the_reps_action(engine, ws)
     assert ws("ada").cadence_step_label(lid) is None
 
 
+def test_a_reply_on_a_working_lead_is_recorded_on_the_lead(engine, ws, clock) -> None:  # type: ignore[no-untyped-def]
+    """A reply leaves status, actions and attempts alone but is on the row, so
+    anything that reads leads changed since a moment (the engine's scoring,
+    sync) sees it without re-reading the activities."""
+    from leadqueue.engine import score_candidates
+
+    lid = lead_id(engine, "WORK1")
+    before = get_lead(engine, "WORK1")
+    assert before.last_inbound_at is None
+    clock.advance(minutes=7)
+    ws("ada").log_inbound(lid, "email", body="Thursday works")
+    lead = get_lead(engine, "WORK1")
+    assert lead.last_inbound_at == T0 + 7 * MIN
+    assert lead.updated_at == T0 + 7 * MIN and lead.version == before.version + 1
+    assert (lead.status, lead.last_action_at, lead.attempts, lead.first_action_at) == (
+        before.status, before.last_action_at, before.attempts, before.first_action_at)
+    [entry] = [a for a in audits(engine, lid) if a.rule == "log_inbound"]
+    assert set(entry.change) == {"last_inbound_at"}
+    # Scored before the reply: the reply alone makes it a candidate again.
+    with session_scope(engine) as s:
+        s.get(Lead, lid).scored_at = T0 + 6 * MIN
+    with Session(engine) as s:
+        assert lid in score_candidates(s, clock.now())
+    # An inbound call moves it as well.
+    clock.advance(minutes=5)
+    ws("ada").log_inbound(lid, "call", outcome="connected")
+    assert get_lead(engine, "WORK1").last_inbound_at == T0 + 12 * MIN
+
+
 def test_inbound_call_answered_is_a_response(engine, ws) -> None:  # type: ignore[no-untyped-def]
     lid = lead_id(engine, "NEW1")
     result = ws("ada").log_inbound(lid, "call", outcome="connected")
