@@ -426,3 +426,99 @@ def test_the_app_starts_on_the_shared_database_from_the_command_line(db, tmp_pat
                          capture_output=True, text=True, timeout=120, env=env,
                          cwd=Path(__file__).parent.parent)
     assert bad.returncode == 2 and "Nothing answers at 127.0.0.1:1" in bad.stderr
+
+
+def test_file_open_shared_workspace_replaces_the_local_window(  # type: ignore[no-untyped-def]
+        qtbot, db, tmp_path, monkeypatch) -> None:
+    """The profile saved by the connect dialog (no password in it) plus the
+    keyring's password open a new window on the shared database as that login."""
+    from conftest import T0
+    from test_gui_support import write_small_store
+
+    from leadqueue.clock import FakeClock
+    from leadqueue.shared.connect import SharedProfile, save_profile
+    from leadqueue.store import open_local_store
+    from leadqueue.workspace import Workspace
+    from ui.app import qapplication
+    from ui.main_window import MainWindow
+    from ui.qt import is_alive
+    from ui.shared_session import open_shared_workspace, session_of
+
+    monkeypatch.setenv("LEADQUEUE_LOG_DIR", str(tmp_path / "logs"))
+    qapplication()
+    write_small_store(tmp_path / "s.db", T0)
+    engine = open_local_store(tmp_path / "s.db")
+    local = MainWindow(Workspace.open(engine, "lea@example.com", FakeClock(T0)), settings=None,
+                       store_label="s.db", show_switcher=False, dialogs=StubDialogs(),
+                       os_links=RecordingLinks())
+    qtbot.addWidget(local, before_close_func=lambda w: w.force_close())
+    with qtbot.waitSignal(local.sig_queue_loaded, timeout=WAIT):
+        local.show()
+        local.start()
+    idle(qtbot, local)
+    assert local.findChild(type(local.actions_by_name["quit"]), "action_open_shared") is not None
+    profile_path = tmp_path / "shared-database.json"
+    save_profile(SharedProfile("127.0.0.1", db.inst.dbname, db.inst.login("remy")),
+                 profile_path)
+    secrets = _KeptPassword("s3cret-Test-pw")
+    made = []
+
+    def make_window(old, target, ws):  # type: ignore[no-untyped-def]
+        from ui.shared_session import shared_window
+
+        win = shared_window(old, target, ws)
+        win.dialogs = StubDialogs()
+        made.append(win)  # deleted on close (WA_DeleteOnClose): the test closes it
+        return win
+
+    try:
+        open_shared_workspace(local, profile_path=profile_path, secrets_api=secrets,
+                              make_window=make_window)
+        qtbot.waitUntil(lambda: bool(made), timeout=WAIT)
+        new = made[0]
+        assert new.me.id == db.ids["remy"]  # type: ignore[attr-defined]
+        assert secrets.asked == [f"{db.inst.login('remy')}@127.0.0.1:5432/{db.inst.dbname}"]
+        session = session_of(new)
+        assert session is not None
+        online(qtbot, session)
+        assert new.status_store.text() == (
+            f"Store: postgresql://{db.inst.login('remy')}@127.0.0.1:5432/{db.inst.dbname}")
+        qtbot.waitUntil(lambda: not local.isVisible(), timeout=WAIT)  # the local one closed
+    finally:
+        for win in made:
+            session = session_of(win)
+            if session is not None:
+                session.stop()
+            idle(qtbot, win)
+            win.force_close()  # deleted on close: its engine is disposed with it
+            qtbot.waitUntil(lambda w=win: not is_alive(w), timeout=WAIT)
+        engine.dispose()
+
+
+class _KeptPassword:
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self.asked: list[str] = []
+
+    def get_password(self, key):  # type: ignore[no-untyped-def]
+        self.asked.append(key.username)
+        return self.password
+
+
+def test_the_app_starts_on_the_saved_shared_database(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``leadqueue --shared``: the connect dialog's profile; without one, said plainly."""
+    from leadqueue.shared.connect import SharedProfile, save_profile
+
+    out = tmp_path / "saved.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LEADQUEUE_LOG_DIR=str(tmp_path),
+               LEADQUEUE_CONFIG_DIR=str(tmp_path), PGPASSWORD="s3cret-Test-pw",
+               PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120,
+                            env=env, cwd=Path(__file__).parent.parent)
+    none = run([sys.executable, "-m", "leadqueue.cli", "--shared", "--screenshot", str(out)])
+    assert none.returncode == 2 and "Connect to shared database" in none.stderr
+    save_profile(SharedProfile("127.0.0.1", db.inst.dbname, db.inst.login("rona")),
+                 tmp_path / "shared-database.json")
+    done = run([sys.executable, "-m", "leadqueue.cli", "--shared", "--screenshot", str(out)])
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 10_000

@@ -28,7 +28,7 @@ def take_next_from_pool(window: Any) -> None:
             return
         session = getattr(window, "shared_session", None)
         if session is not None:
-            session.claims.setdefault(row.id, row.created_at)  # renewed once it opens
+            session.note_claim(row.id)  # renewed while it is open
         _open_claimed(window, row)
 
     window._write("take_from_pool", lambda ws: ws.claim_next(), then=claimed)

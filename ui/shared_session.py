@@ -328,6 +328,10 @@ class SharedSession(QObject):
         self.window.executor.submit(ws.renew_claim, lead_id, label="renew claim",
                                     on_done=done, on_error=failed)
 
+    def note_claim(self, lead_id: uuid.UUID) -> None:
+        """A claim of mine (Take next from pool): keep it alive while it is open."""
+        self.claims.setdefault(lead_id, datetime.now(UTC))  # the real expiry: at renewal
+
     def forget_claim(self, lead_id: uuid.UUID) -> None:
         self.claims.pop(lead_id, None)
         if self.window.active_lead == lead_id:
