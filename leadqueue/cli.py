@@ -52,6 +52,9 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
                         help="start on the demo database (created on first use)")
     parser.add_argument("--db", metavar="PATH|URL",
                         help="local store to open (default: the store in your data folder)")
+    parser.add_argument("--shared", action="store_true",
+                        help="open the shared database saved with File > Connect to shared "
+                             "database… (password from the OS keyring)")
     parser.add_argument("--as", dest="as_email", metavar="EMAIL",
                         help="run as this person (the demo starts as a rep)")
     parser.add_argument("--screenshot", metavar="FILE.png",
@@ -131,6 +134,15 @@ def launch_gui(args: argparse.Namespace) -> int:
 
             print(f"Creating the demo database at {target} …", file=sys.stderr)
             write_demo_db(target, now=at)
+    elif args.shared:  # issue 5: the profile of the connect dialog, its keyring password
+        if args.db:
+            raise UsageError("--shared opens the saved shared database: leave out --db")
+        from .shared.signin import SignInError, saved_target
+
+        try:
+            target = saved_target().url  # in memory only
+        except SignInError as exc:
+            raise UsageError(str(exc)) from None
     else:
         target = args.db or str(default_store_path())
     if "://" not in target:

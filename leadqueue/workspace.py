@@ -290,11 +290,12 @@ class Workspace(RulesActions):
     def _shared_conn(self):  # type: ignore[no-untyped-def]
         """A DB-API connection to the shared database as the person, or ActionRefused."""
         if self.engine.dialect.name == "postgresql" and self.shared_url is None:
+            import psycopg
             from sqlalchemy.exc import DBAPIError
 
             try:
                 return _PooledAutocommit(self.engine.raw_connection())
-            except DBAPIError:  # the shared database is not reachable (issue 5: in words)
+            except (DBAPIError, psycopg.OperationalError):  # unreachable (issue 5: in words)
                 raise ActionRefused("You are offline: the shared database cannot be reached. "
                                     "Try again when you are back online.") from None
         if self.shared_url is None:

@@ -61,6 +61,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Cancel the progressive-dial countdown / leave the search box",
                needs_lead=False),
     ActionSpec("refresh", "Refresh queue", ("F5",), "queue", needs_lead=False),
+    # Issue 5: the team's shared pool (online only) and the supervisor's board
+    ActionSpec("take_from_pool", "Take next from pool", ("P",), "queue",
+               "Claim the best unclaimed lead of your team's pool and open it "
+               "(shared database)", needs_lead=False),
+    ActionSpec("return_to_pool", "Return to pool", ("Shift+P",), "queue",
+               "Give the open lead you claimed back to your team's pool"),
+    ActionSpec("team_board", "Team board", ("Ctrl+B",), "view",
+               "Show or hide the team board: reps, SLA breaches, who holds what, reassign "
+               "(team leads and admins)", needs_lead=False),
     # The open lead
     ActionSpec("call", "Call", ("C",), "lead", "Call the lead (tel: link) and start the timer"),
     ActionSpec("hang_up", "Hang up", ("H",), "lead", "End the call and log its outcome"),

@@ -160,10 +160,22 @@ def _run_with_workspace(target: str, as_email: str | None, screenshot: str | Non
     from leadqueue.store import open_database
     from leadqueue.workspace import UnknownPerson, Workspace
 
+    shared = None
+    if "://" in target and not target.startswith("sqlite"):
+        # Issue 5 (shared database, app side): the password from the URL, the OS
+        # keyring or libpq (asked for when none works), checked in plain words.
+        from ui.shared_session import sign_in
+
+        shared, why = sign_in(target, interactive=not screenshot)
+        if shared is None:
+            print(f"leadqueue: error: {why}", file=sys.stderr)
+            return 2
+        target = shared.url  # may carry the password: in memory only, never shown
     engine = open_database(target)  # StoreError propagates: the CLI reports it, exit 2
     try:
         try:
-            workspace = Workspace.open(engine, as_email, clock)
+            # On the shared database you are your login (issue 5): --as does not apply.
+            workspace = Workspace.open(engine, as_email if shared is None else None, clock)
         except UnknownPerson as exc:
             print(f"leadqueue: error: {exc}", file=sys.stderr)
             return 2
@@ -176,9 +188,14 @@ def _run_with_workspace(target: str, as_email: str | None, screenshot: str | Non
             from ui.qt import QSettings
 
             settings = QSettings("LeadQueue", "LeadQueue")
-        window = MainWindow(workspace, settings=settings, store_label=_store_label(target),
+        label = shared.label if shared is not None else _store_label(target)  # issue 5
+        window = MainWindow(workspace, settings=settings, store_label=label,
                             show_switcher=demo)
         window.in_app_rules = True  # only on a local store (the controller checks)
+        if shared is not None:  # issue 5: live push, online status, claim renewal
+            from ui.shared_session import attach_shared_session
+
+            attach_shared_session(window, shared)
         if screenshot:
             return _screenshot(app, window, screenshot)
         window.show()

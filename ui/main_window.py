@@ -241,6 +241,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_actions()
         self.banner: Any | None = None
         self.notifications: Any | None = None
+        # Issue 4 (in-app rules): ui.app turns this on; the notification
+        # controller then runs the rule engine here on a local store.
+        self.in_app_rules = False
         if first_paint is None:
             self._install_extensions()
         # else: start() installs them right after the first paint (cold start).
@@ -476,6 +479,13 @@ class MainWindow(QtWidgets.QMainWindow):
         from ui.connect_dialog import install_connect_menu
 
         install_connect_menu(self)
+        # Issue 5 (shared database, app side): File > Open shared workspace, and
+        # the team board dock for team leads and admins.
+        from ui.shared_session import install_shared_menu
+        from ui.team_board import install_team_board
+
+        install_shared_menu(self)
+        install_team_board(self)
         # Issue 4 (notifications helper): due-event notifications with the banner,
         # and Team > Rules… for team leads and admins.
         from ui.notifications import NotificationBanner, NotificationController
@@ -1021,6 +1031,23 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def act_refresh(self) -> None:
         self.reload_queue()
+
+    # Issue 5 (shared database, app side): the pool and the team board (ui.pool,
+    # ui.team_board).
+    def act_take_from_pool(self) -> None:
+        from ui.pool import take_next_from_pool
+
+        take_next_from_pool(self)
+
+    def act_return_to_pool(self) -> None:
+        from ui.pool import return_to_pool
+
+        return_to_pool(self)
+
+    def act_team_board(self) -> None:
+        from ui.team_board import toggle_team_board
+
+        toggle_team_board(self)
 
     def act_shortcuts(self) -> None:
         self.dialogs.show_shortcuts(shortcut_rows())
