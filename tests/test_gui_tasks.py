@@ -53,3 +53,22 @@ def test_a_task_outliving_its_window_calls_nothing_back(qtbot: Any) -> None:
         release.set()  # the task finishes after its executor is gone
         qtbot.wait(20)  # let the relay's queued delivery run
     assert calls == []
+
+
+def test_after_shutdown_late_work_is_dropped_not_raised(qtbot: Any) -> None:
+    from ui.tasks import SerialExecutor
+
+    executor = SerialExecutor()
+    follow_ups: list[int] = []
+    release = threading.Event()
+
+    def first_done(_result: object) -> None:
+        # A callback asking for more work once the window has closed.
+        follow_ups.append(executor.submit(lambda: 2))
+
+    executor.submit(lambda: release.wait(5), on_done=first_done)
+    release.set()
+    executor.shutdown(wait=True)  # the first task finished; its result is queued
+    qtbot.wait(20)
+    assert follow_ups == []  # its callback did not run after shutdown
+    assert executor.submit(lambda: 3) == 0  # and late submits are refused quietly

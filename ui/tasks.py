@@ -102,9 +102,17 @@ class SerialExecutor(QObject):
 
     def submit(self, fn: Callable[..., Any], *args: Any, label: str = "",
                on_done: Done | None = None, on_error: Failed | None = None) -> int:
-        """Queue ``fn(*args)``; returns the task id."""
+        """Queue ``fn(*args)``; returns the task id (0: refused, shut down).
+
+        After :meth:`shutdown` (the window closed) a late timer or callback may
+        still ask for work; that is logged and dropped rather than raised into
+        a Qt slot. User actions cannot reach a closed window, so no write of
+        theirs is lost this way.
+        """
         if self._closed:
-            raise RuntimeError(f"executor {self._name} is shut down")
+            log.warning("task %s ignored: executor %s is shut down",
+                        label or getattr(fn, "__name__", "task"), self._name)
+            return 0
         task_id = next(self._ids)
         was_idle = not self._pending
         self._pending[task_id] = _Pending(label or getattr(fn, "__name__", "task"),
@@ -132,6 +140,11 @@ class SerialExecutor(QObject):
     def _on_finished(self, task_id: int, result: Any, exc: BaseException | None) -> None:
         pending = self._pending.pop(task_id, None)
         if pending is None:
+            return
+        if self._closed:
+            # The window is gone: no follow-up work, but a failure is still logged.
+            if exc is not None:
+                log.error("task %s failed after shutdown", pending.label, exc_info=exc)
             return
         try:
             if exc is None:
