@@ -35,6 +35,10 @@ last writer committed. The unique firing keys are the last line: a plan whose
 key another worker already holds is dropped whole (its own claims undone in
 the same transaction). Every batch commits on its own, so killing the worker
 at any moment loses at most an uncommitted batch, which the next pass redoes.
+A lead skipped because another transaction held it is tried once more at the
+end of the pass, this time waiting for its lock (bounded by
+:data:`LOCK_WAIT_MS`): two workers could otherwise each skip, for one rule, a
+lead the other held for another rule.
 
 ``run_pass(..., dry_run=True)`` decides without writing anything: the
 worker's ``--dry-run`` and the decide-phase benchmark. ``PassSummary.timings``
@@ -122,6 +126,11 @@ SCORED = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.MEETING, LeadStatus.NUR
 #: a quarter of a second.
 BATCH = 2000
 CLAIM_CHUNK = 2000
+#: How long the catch-up round waits for a lead another transaction holds
+#: (a worker's batch takes a few tenths of a second). Below PostgreSQL's
+#: default deadlock_timeout (1 s), so in the rare cycle with an application
+#: transaction that locks two leads it is the worker that gives up, not the app.
+LOCK_WAIT_MS = 750
 
 L = Lead.__table__
 E = CadenceEnrollment.__table__
@@ -138,7 +147,7 @@ _CHANNEL_STEP_KIND = {
     Channel.SOCIAL: NextStepKind.SOCIAL,
 }
 
-#: Lead columns every pass reads (a plan may change any of them).
+#: Lead columns the scoring pass reads (a plan may change any of them).
 _LEAD_COLS = (
     L.c.id, L.c.first_name, L.c.last_name, L.c.company, L.c.status, L.c.priority,
     L.c.owner_id, L.c.team_id, L.c.created_at, L.c.assigned_at, L.c.acknowledged_at,
@@ -146,11 +155,20 @@ _LEAD_COLS = (
     L.c.next_step_at, L.c.next_step, L.c.do_not_contact, L.c.attempts, L.c.recycle_at,
     L.c.no_response_reason, L.c.updated_at, L.c.scored_at,
 )
-#: Escalation changes only the assignment fields (fewer timestamps to convert).
+#: What escalation reads: the SLA clock and the assignment fields it changes.
+#: Each pass reads only what its rules and plans use (a timestamp costs a
+#: conversion per row).
 _ESCALATION_COLS = (
+    L.c.id, L.c.first_name, L.c.last_name, L.c.company, L.c.priority, L.c.owner_id,
+    L.c.team_id, L.c.created_at, L.c.assigned_at, L.c.acknowledged_at, L.c.first_action_at,
+    L.c.last_action_at,
+)
+#: What enrolment, cadence steps and recycling read: the next step and the
+#: lifecycle fields they change.
+_CADENCE_COLS = (
     L.c.id, L.c.first_name, L.c.last_name, L.c.company, L.c.status, L.c.priority,
-    L.c.owner_id, L.c.team_id, L.c.created_at, L.c.assigned_at, L.c.acknowledged_at,
-    L.c.first_action_at, L.c.last_action_at, L.c.updated_at, L.c.scored_at,
+    L.c.team_id, L.c.timezone, L.c.next_step_kind, L.c.next_step_at, L.c.next_step,
+    L.c.do_not_contact, L.c.attempts, L.c.recycle_at, L.c.no_response_reason,
 )
 #: Scoring also reads these (JSON columns cost a decode per row: only here).
 _SCORE_COLS = (*_LEAD_COLS, L.c.lead_class, L.c.score, L.c.score_breakdown, L.c.phone,
@@ -260,6 +278,10 @@ class Context:
                 self._leads_of[p.team_id].append(p.id)
         self._backups: dict[uuid.UUID, uuid.UUID | None] = {}
         self._cadences: dict[uuid.UUID | None, Any] = {}
+        #: Lead ids a locked read of this pass did not get (see _run_batches).
+        self.missed: list[uuid.UUID] = []
+        #: Wait for row locks (the catch-up round) instead of skipping locked rows.
+        self.wait = False
         self.timings: Counter[str] = Counter()
         self.lap_at = time.perf_counter()
         self._in_rules = 0.0
@@ -413,14 +435,23 @@ def _is_pg(session: Session) -> bool:
 
 def _begin(session: Session, ctx: Context) -> None:
     """Start a batch: on SQLite take the write lock first, so what we read is
-    what the last writer committed (a second worker waits, then sees our work)."""
-    if not ctx.dry_run and not ctx.pg:
+    what the last writer committed (a second worker waits, then sees our work).
+    On PostgreSQL a batch that waits for row locks waits a bounded time."""
+    if ctx.dry_run:
+        return
+    if not ctx.pg:
         session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    elif ctx.wait:
+        session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
 
 
 def _lock(stmt: Any, session: Session, ctx: Context, *tables: Any) -> Any:
+    """Lock the rows ``stmt`` reads (PostgreSQL), skipping rows another
+    transaction holds; the catch-up round waits for the leads' rows instead
+    (only for those: every batch takes its leads' locks first, in id order)."""
     if ctx.pg and not ctx.dry_run:
-        return stmt.with_for_update(skip_locked=True, of=list(tables) or None)
+        return stmt.with_for_update(skip_locked=not (ctx.wait and L in tables),
+                                    of=list(tables) or None)
     return stmt
 
 
@@ -626,14 +657,28 @@ def _commit_plans(session: Session, ctx: Context, plans: list[Plan]) -> tuple[li
 
 
 def _run_batches(bind: Engine, ctx: Context, ids: Sequence[Any], summary: PassSummary,
-                 work: Callable[[Session, Sequence[Any]], list[Plan]], size: int) -> None:
+                 work: Callable[[Session, Sequence[Any]], list[Plan]], size: int) -> list[Any]:
+    """Run ``work`` over ``ids`` in batches, one transaction each; returns the
+    ids the batches' locked reads did not get (another worker held them)."""
+    first_missed = len(ctx.missed)
     for batch in _batches(ids, size):
         with Session(bind) as s:
             ctx.lap("other")
             _begin(s, ctx)
-            plans = work(s, batch)
-            ctx.lap("decide")
-            plans, skipped = _commit_plans(s, ctx, plans)
+            try:
+                plans = work(s, batch)
+                ctx.lap("decide")
+                plans, skipped = _commit_plans(s, ctx, plans)
+            except Exception as exc:  # the driver's own errors too (COPY, bulk UPDATE)
+                if not (ctx.wait and _lock_given_up(exc)):
+                    raise
+                # The catch-up round waits a bounded time; a lead still held
+                # after it (or a deadlock with an application transaction that
+                # PostgreSQL broke off) leaves the batch to the next pass.
+                log.info("leads still held by another transaction, left for the next "
+                         "pass: %s", getattr(exc, "orig", exc))
+                s.rollback()
+                continue
             if ctx.dry_run:
                 s.rollback()
             else:
@@ -645,14 +690,29 @@ def _run_batches(bind: Engine, ctx: Context, ids: Sequence[Any], summary: PassSu
                 summary.add(kind, line)
             if p.lines:
                 summary.leads.add(p.lead_id)
+    missed = ctx.missed[first_missed:]
+    del ctx.missed[first_missed:]
+    return missed
+
+
+def _lock_given_up(exc: Exception) -> bool:
+    """A lock wait that ran out (``lock_timeout``) or that PostgreSQL broke off
+    to end a deadlock (through SQLAlchemy, or from the driver directly)."""
+    import psycopg
+
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected)
 
 
 def _leads(session: Session, ctx: Context, ids: Sequence[uuid.UUID], *conds: Any,
-           cols: Sequence[Any] = _LEAD_COLS) -> list[Any]:
+           cols: Sequence[Any] = _CADENCE_COLS) -> list[Any]:
     """The batch's lead rows (locked on PostgreSQL), as named tuples."""
     stmt = _lock(select(*cols).where(_among(L.c.id, ids, session), *conds).order_by(L.c.id),
                  session, ctx, L)
     rows = _tuples(session.execute(stmt))
+    if ctx.pg and not ctx.dry_run and len(rows) < len(ids):
+        # Locked by another worker (SKIP LOCKED), or no longer due.
+        ctx.missed.extend(set(ids).difference(r.id for r in rows))
     ctx.lap("read")
     return rows
 
@@ -1201,19 +1261,32 @@ def _pass(bind: Engine, now: datetime, actor: str, dry_run: bool,
     passes: list[tuple[str, Callable[[Session, Context, Sequence[uuid.UUID]], list[Plan]]]] = [
         ("escalation", _escalation_batch), ("recycle", _recycle_batch),
         ("enrolment", _enrol_batch), ("cadence", _cadence_batch),
+        ("scoring", _score_batch),
     ]
+    missed: dict[str, list[uuid.UUID]] = {}
     for name, batch in passes:
         if progress:
             progress(name)
-        _run_batches(bind, ctx, work[name], summary,
-                     lambda s, b, batch=batch: batch(s, ctx, b), batch_size)
-    if progress:
-        progress("scoring")
-    with Session(bind) as s:
-        ctx.lap("other")
-        to_score = score_candidates(s, now)
-        ctx.lap("due")
-    _run_batches(bind, ctx, to_score, summary, lambda s, b: _score_batch(s, ctx, b), batch_size)
+        if name == "scoring":
+            with Session(bind) as s:
+                ctx.lap("other")
+                work[name] = score_candidates(s, now)
+                ctx.lap("due")
+        missed[name] = _run_batches(bind, ctx, work[name], summary,
+                                    lambda s, b, batch=batch: batch(s, ctx, b), batch_size)
+    # A lead another worker held when we came to it (for this rule or for
+    # another one) may have been skipped by both workers: the other one may
+    # hold it for another rule, then skip it for this one while we hold it.
+    # Catch up on those once, waiting for their locks this time: each batch
+    # locks its leads in id order, so waiting workers never wait in a cycle.
+    # What was done meanwhile decides nothing new (keys, enrollments and
+    # statuses are read again under the lock).
+    ctx.wait = True
+    for name, batch in passes:
+        if missed[name]:
+            _run_batches(bind, ctx, sorted(set(missed[name]), key=_uuid_int), summary,
+                         lambda s, b, batch=batch: batch(s, ctx, b), batch_size)
+    ctx.wait = False
     summary.timings.update(ctx.timings)
     log.info("pass at %s: %d decisions %s", now.isoformat(), summary.total, dict(summary.counts))
     return summary
