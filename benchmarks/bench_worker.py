@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         raws: list[float] = []
         decides: list[float] = []
         passes: list[float] = []
-        timings: list[dict[str, float]] = []
+        timings: list[tuple[dict[str, float], dict[str, float]]] = []
         counts: dict[str, int] = {}
         due: set[uuid.UUID] = set()
         mismatches: list[str] = []
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             summary = run_pass(eng, NOW)
             passes.append(time.perf_counter() - t)
-            timings.append(dict(summary.timings))
+            timings.append((dict(summary.timings), dict(summary.cpu)))
             counts = dict(summary.counts)
             if preview.leads != due:
                 mismatches.append(f"round {i}: dry run decided on {len(preview.leads):,} leads")
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             copies.remove(name)
         raw_best, decide_best, pass_best = min(raws), min(decides), min(passes)
         median_ratio = statistics.median(passes) / statistics.median(raws)
-        typical = timings[passes.index(sorted(passes)[len(passes) // 2])]
+        typical, typical_cpu = timings[passes.index(sorted(passes)[len(passes) // 2])]
         result = {
             "leads": args.leads, "due_rows": len(due), "decisions": sum(counts.values()),
             "rounds": args.repeat, "raw_s": raws, "decide_s": decides, "pass_s": passes,
@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             "decide_ratio": decide_best / raw_best, "pass_ratio": pass_best / raw_best,
             "pass_median_ratio": median_ratio, "limit": args.limit,
             "same_rows": not mismatches, "counts": counts, "pass_timings_s": typical,
+            "pass_python_s": typical_cpu,
         }
         print(f"due rows: raw query {len(due):,}; engine (dry run and pass) "
               f"{'the same leads in every round' if not mismatches else 'DIFFERENT'}")
@@ -360,10 +361,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"engine pass ({result['decisions']:,} decisions applied) {_ms(passes)}  "
               f"= {result['pass_ratio']:.2f}x raw (median {median_ratio:.2f}x)")
         print("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-        total = sum(typical.values())
-        print("where the median pass's time went: " + ", ".join(
-            f"{k} {v * 1000:.0f} ms" for k, v in sorted(typical.items(), key=lambda kv: -kv[1])
-            if v >= 0.0005) + f" (sum {total * 1000:.0f} ms)")
+        total, python = sum(typical.values()), sum(typical_cpu.values())
+        print("where the median pass's time went, ms (of which Python): " + ", ".join(
+            f"{k} {v * 1000:.0f} ({typical_cpu.get(k, 0) * 1000:.0f})"
+            for k, v in sorted(typical.items(), key=lambda kv: -kv[1]) if v >= 0.0005))
+        print(f"  in all {total * 1000:.0f} ms: Python {python * 1000:.0f} ms, waiting for "
+              f"PostgreSQL {(total - python) * 1000:.0f} ms")
         print(f"measured {pass_best:.3f} s vs raw {raw_best:.3f} s: "
               f"ratio {result['pass_ratio']:.2f} (goal {args.limit:g})")
         if args.json:
