@@ -372,7 +372,8 @@ class Plan:
 
     ``lead`` is the lead's row (a named tuple of the columns read); audit
     entries and notifications are tuples in :data:`AUDIT_COLS` and
-    :data:`NOTE_COLS` order, ready for COPY.
+    :data:`NOTE_COLS` order, ready for COPY, less their ids (given when they
+    are written: a dry run needs none).
     """
 
     __slots__ = ("audits", "bump", "changes", "ctx", "enr_new", "enr_set", "keys", "lead",
@@ -415,7 +416,7 @@ class Plan:
               entity: str = "lead", entity_id: uuid.UUID | None = None) -> None:
         ctx = self.ctx
         self.audits.append((
-            uuid7(), ctx.now, None, ctx.actor, rule, entity, entity_id or self.lead_id,
+            ctx.now, None, ctx.actor, rule, entity, entity_id or self.lead_id,
             {k: [_plain(a), _plain(b)] for k, (a, b) in diff.items()}, reason))
 
     def notify(self, recipient: uuid.UUID | None, level: NotificationLevel, title: str,
@@ -423,8 +424,8 @@ class Plan:
         if recipient is None:
             return
         now = self.ctx.now
-        self.notes.append((uuid7(), 1, now, recipient, self.lead_id, level, title[:200], body,
-                           now, f"{dedupe}:{recipient}"[:200]))
+        self.notes.append((1, now, recipient, self.lead_id, level, title[:200], body, now,
+                           f"{dedupe}:{recipient}"[:200]))
 
     def line(self, kind: str, text: str) -> None:
         self.lines.append((kind, text))
@@ -659,8 +660,8 @@ def _commit_plans(session: Session, ctx: Context, plans: list[Plan]) -> tuple[li
     ctx.lap("update")
     _insert(session, ctx, E, ENR_COLS,
             [tuple(r[c] for c in ENR_COLS) for p in plans for r in p.enr_new])
-    _insert(session, ctx, AUDIT, AUDIT_COLS, [a for p in plans for a in p.audits])
-    _insert(session, ctx, NOTE, NOTE_COLS, [n for p in plans for n in p.notes])
+    _insert(session, ctx, AUDIT, AUDIT_COLS, [(uuid7(), *a) for p in plans for a in p.audits])
+    _insert(session, ctx, NOTE, NOTE_COLS, [(uuid7(), *n) for p in plans for n in p.notes])
     ctx.lap("insert")
     return plans, before - len(plans)
 
@@ -816,11 +817,18 @@ def _escalation_batch(session: Session, ctx: Context, ids: Sequence[uuid.UUID]) 
         if policy is None:
             continue
         mine = fired.get(lead.id, {})
-        steps = ctx.rule(plan_escalation, with_firings(timing_of(lead), mine), policy, now,
-                         mine, backup_of)
+        steps = ctx.rule(_escalation_steps, timing_of(lead), policy, now, mine, backup_of)
         if steps:
             plans.append(escalation_plan(ctx, lead, steps))
     return plans
+
+
+def _escalation_steps(timing: LeadTiming, policy: Any, now: datetime,
+                      fired: Mapping[str, datetime],
+                      backup_of: Callable[[uuid.UUID], uuid.UUID | None]) -> list[EscalationStep]:
+    """The escalation rules for one lead: its hand-over facts from its fired
+    keys, then everything due."""
+    return plan_escalation(with_firings(timing, fired), policy, now, fired, backup_of)
 
 
 def escalation_plan(ctx: Context, lead: Any, steps: list[EscalationStep]) -> Plan:
