@@ -13,8 +13,11 @@ may: the team lead of the lead's team (to a rep of that team or its pool) or
 an admin (anyone). On the shared database the rule is PostgreSQL's
 (``lq_reassign``, a ``SECURITY DEFINER`` function that checks the caller and
 writes the audit row); on a local store this module applies the same rule.
-Both end any active claim on the lead, clear the acknowledgement and stamp
-the assignment time. A bulk reassignment is one transaction: all or nothing.
+Both end any active claim on the lead, clear the acknowledgement, stamp
+the assignment time and store who moved it and why on the lead
+(``routing_explanation``, method "reassign": :func:`reassign_explanation`),
+so the new owner's notice can say why without the audit log, which reps may
+not read. A bulk reassignment is one transaction: all or nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 __all__ = ["AssignmentNotice", "BoardLead", "BoardRep", "HeldLead", "TeamBoard",
-           "assignment_notice", "reassign", "team_board"]
+           "assignment_notice", "assignment_why", "reassign", "reassign_explanation",
+           "reassigned_because",
+           "team_board"]
 
 _ACTIVE = (LeadStatus.NEW, LeadStatus.WORKING)
 #: The most lead ids one reassignment takes (a team lead's bulk move).
@@ -318,6 +323,10 @@ def _reassign_here(s: Session, me: PersonView, now: datetime, ids: list[uuid.UUI
             lead.team_id = target.team_id
         lead.assigned_at = now if to_user_id is not None else None
         lead.acknowledged_at = None
+        lead.routing_explanation = reassign_explanation(
+            me, target.id if target is not None else None,
+            target.name if target is not None else None, reason, now,
+            lead.routing_explanation)
         lead.updated_at = now
         lead.version = (lead.version or 1) + 1
         s.add(AuditEntry(id=uuid7(), at=now, actor_id=me.id, actor="app", rule="reassign",
@@ -329,6 +338,67 @@ def _reassign_here(s: Session, me: PersonView, now: datetime, ids: list[uuid.UUI
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def reassign_explanation(by: PersonView, owner_id: uuid.UUID | None, owner_name: str | None,
+                         reason: str | None, now: datetime, previous: Any) -> dict[str, Any]:
+    """Why a reassigned lead is where it is, stored on the lead like a routing
+    explanation (``leads.routing_explanation``), so its new owner can read the
+    reason without the audit log. The same shape ``lq_reassign`` writes on the
+    shared database; ``previous`` keeps how the lead came in before (one level)."""
+    reason = (reason or "").strip() or None
+    summary = (f"reassigned to {owner_name}" if owner_id is not None else
+               "returned to the pool") + f" by {by.name}" + (f": {reason}" if reason else "")
+    return {
+        "version": 1, "at": now.isoformat(), "via": "reassign", "method": "reassign",
+        "by": {"id": str(by.id), "name": by.name}, "reason": reason,
+        "owner": ({"id": str(owner_id), "name": owner_name} if owner_id is not None
+                  else None),
+        "summary": summary,
+        "previous": ({k: v for k, v in previous.items() if k != "previous"}
+                     if isinstance(previous, dict) else None),
+    }
+
+
+def _explains_owner(explanation: dict[str, Any], owner_id: uuid.UUID | None) -> bool:
+    owner = explanation.get("owner")
+    owner_ref = owner.get("id") if isinstance(owner, dict) else None
+    return owner_ref == (str(owner_id) if owner_id is not None else None)
+
+
+def assignment_why(explanation: Any, owner_id: uuid.UUID | None) -> str | None:
+    """How the lead reached its current owner, in words for the preview
+    ("routed: rule 'web': to Ann …", "reassigned to Bo by Tess: Ann is out");
+    None when nothing stored explains the current owner (it moved on since)."""
+    if not isinstance(explanation, dict) or not _explains_owner(explanation, owner_id):
+        return None
+    summary = explanation.get("summary")
+    if not isinstance(summary, str) or not summary:
+        return None
+    return summary if explanation.get("method") == "reassign" else f"routed: {summary}"
+
+
+def reassigned_because(explanation: Any, owner_id: uuid.UUID | None,
+                       assigned_at: datetime | None) -> str | None:
+    """"reassigned to you by <who>[: <reason>]" when ``explanation`` is the
+    reassignment that gave the lead its current owner (else None: the lead
+    moved on since, by a claim, a rule or another routing)."""
+    if not isinstance(explanation, dict) or explanation.get("method") != "reassign":
+        return None
+    if owner_id is None or not _explains_owner(explanation, owner_id):
+        return None
+    at = explanation.get("at")
+    if assigned_at is not None and isinstance(at, str):
+        try:
+            if datetime.fromisoformat(at) != assigned_at:
+                return None
+        except ValueError:
+            pass
+    by = explanation.get("by")
+    who = by.get("name") if isinstance(by, dict) else None
+    reason = explanation.get("reason")
+    return (f"reassigned to you by {who or 'your team lead'}"
+            + (f": {reason}" if isinstance(reason, str) and reason else ""))
 
 
 # --------------------------------------------------------------------------- live notices
@@ -359,14 +429,21 @@ def assignment_notice(session: Session, lead_id: uuid.UUID, event: str
     if lead is None or lead.deleted_at is not None:
         return None
     name = f"{lead.first_name} {lead.last_name}".strip() or (lead.company or "a lead")
-    summary = (lead.routing_explanation or {}).get("summary") if isinstance(
-        lead.routing_explanation, dict) else None
+    explanation = lead.routing_explanation
+    # A reassignment stores who and why on the lead: read it for a live
+    # "reassigned" and for an "assigned" found on catching up after a reconnect.
+    reassigned = reassigned_because(explanation, lead.owner_id, lead.assigned_at)
+    summary = explanation.get("summary") if isinstance(explanation, dict) else None
     if event == "duplicate":
         why = "the same person got in touch again (a duplicate inquiry, logged on the lead)"
-    elif event == "reassigned":
-        why = "reassigned to you by your team lead"
     elif event == "claimed":
         why = "you claimed it from the pool"
+    elif reassigned is not None:
+        why = reassigned
+    elif event == "reassigned":
+        why = "reassigned to you by your team lead"
+    elif isinstance(explanation, dict) and explanation.get("method") == "reassign":
+        why = "assigned to you"  # an old reassignment: the lead moved on since
     else:
         why = f"routed: {summary}" if summary else "assigned to you"
     return AssignmentNotice(lead.id, name, lead.priority, why)

@@ -155,6 +155,9 @@ class LeadDetail:
     #: the lead's team's, else the viewer's team's (as ranking applies it).
     calling_window: tuple[str, str]
     activities: tuple[ActivityView, ...] = field(default=())
+    #: How the lead reached its current owner ("routed: …", "reassigned to Bo
+    #: by Tess: Ann is out"), from ``leads.routing_explanation``; None: unknown.
+    assignment_why: str | None = None
 
     @property
     def name(self) -> str:

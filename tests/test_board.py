@@ -169,3 +169,23 @@ def test_assignment_notice_says_who_and_why(store) -> None:  # type: ignore[no-u
     import uuid
 
     assert ada.assignment_notice(uuid.uuid4(), "assigned") is None
+
+
+def test_a_reassignment_on_a_local_store_tells_the_new_owner_why(store) -> None:  # type: ignore[no-untyped-def]
+    engine, ids = store
+    lea = ws_of(engine, "lea@example.com")
+    bob = ws_of(engine, "bob@example.com")
+    assert lea.reassign([ids["L2"]], bob.me.id, "  Ada is out today ") == 1
+    note = bob.assignment_notice(ids["L2"], "reassigned")
+    assert note is not None and note.why.endswith("reassigned to you by Lea Lead: Ada is out today")
+    assert bob.assignment_notice(ids["L2"], "assigned").why == note.why  # type: ignore[union-attr]
+    # The preview shows it to whoever looks at the lead.
+    from ui.preview import PreviewData, render_html
+
+    detail = bob.lead(ids["L2"])
+    assert detail.assignment_why == "reassigned to Bob Rep by Lea Lead: Ada is out today"
+    assert "reassigned to Bob Rep by Lea Lead: Ada is out today" in render_html(
+        PreviewData(detail), T0)  # type: ignore[arg-type]
+    assert lea.reassign([ids["L3"]], bob.me.id, None) == 1
+    assert bob.assignment_notice(ids["L3"], "reassigned").why.endswith(  # type: ignore[union-attr]
+        "reassigned to you by Lea Lead")

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,7 +186,8 @@ def test_a_lead_reassigned_or_routed_to_the_rep_shows_and_notifies(qtbot, db, wi
     assert time.monotonic() - started < 5.0  # pushed, not polled (the poll is a minute)
     note = told.args[0]
     assert note.title == "Lead reassigned to you: P0 Desk"
-    assert note.reason == "P1 · reassigned to you by your team lead"
+    # Who moved it and why, read from the lead (reps may not read the audit log).
+    assert note.reason == "P1 · reassigned to you by Tess: from the test"
     assert note.level == "urgent"  # a P1
     qtbot.waitUntil(lambda: win.model.row_of(lead) >= 0, timeout=WAIT)
     assert any(n.lead_id == lead for n in win.banner.notes)
@@ -238,6 +240,123 @@ def test_offline_shows_and_reconnecting_catches_up(qtbot, db, windows) -> None: 
     assert told.args[0].reason.startswith("P2 · while you were offline")
     online(qtbot, session)
     qtbot.waitUntil(lambda: win.model.row_of(missed) >= 0, timeout=WAIT)
+
+
+# -- the notification schedule of a rep ----------------------------------------------------------
+
+
+def test_a_reps_notification_schedule_loads_on_the_shared_database(qtbot, db, windows) -> None:  # type: ignore[no-untyped-def]
+    """The schedule reads the rule firings of the rep's unworked leads (RLS lets
+    a rep read the firings of the leads they see): no "permission denied"."""
+    give(db, "Desk", "remy", 1, priority=2)  # unworked: the schedule asks for its firings
+    win, _session = windows("remy", live=False)
+    qtbot.waitUntil(lambda: win.notifications.settled, timeout=WAIT)
+    with qtbot.waitSignal(win.notifications.sig_schedule_loaded, timeout=WAIT):
+        win.notifications.refresh()
+    idle(qtbot, win)
+    assert "permission denied" not in win.statusBar().currentMessage()
+
+
+# -- the server going away under the window ------------------------------------------------------
+
+
+@contextmanager
+def leads_locked(db: PoolDb) -> Iterator[None]:
+    """Every read and write of ``leads`` waits until the block ends (as behind a
+    stuck server), so the test can end the app's session in the middle of one."""
+    with db.su() as con, con.transaction():
+        con.execute("LOCK TABLE leads IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+def kill_waiting_backend(qtbot, db: PoolDb, short: str) -> None:  # type: ignore[no-untyped-def]
+    """pg_terminate_backend of the app's own session, caught waiting on the lock."""
+    login = db.inst.login(short)
+    pids: list[int] = []
+
+    def waiting() -> bool:
+        pids[:] = [r[0] for r in db.q(
+            "SELECT pid FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
+            (login,))]
+        return bool(pids)
+
+    qtbot.waitUntil(waiting, timeout=WAIT)
+    db.q("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+
+
+def plain(text: str) -> bool:
+    """No driver's words on screen."""
+    return not any(w in text.lower() for w in ("psycopg", "terminating connection", "[sql:",
+                                               "sqlalche", "operationalerror"))
+
+
+def test_the_server_going_away_is_said_in_plain_words_and_retried(qtbot, db, windows) -> None:  # type: ignore[no-untyped-def]
+    from ui.qt import Qt
+
+    lead = give(db, "Desk", "remy", 1, priority=2)[0]
+    win, session = windows("remy")
+    online(qtbot, session)
+    session.retry_first_ms = 200
+    if win.active_lead != lead:
+        with qtbot.waitSignal(win.sig_preview_loaded, timeout=WAIT):
+            win.select_lead(lead)
+    idle(qtbot, win)
+    activate(qtbot, win)
+
+    # A read whose session is ended under it: plain words, offline, retried.
+    with leads_locked(db):
+        with qtbot.waitSignal(session.sig_reachability, timeout=WAIT) as told:
+            win.reload_queue()
+            kill_waiting_backend(qtbot, db, "remy")
+        assert told.args[0] == "Shared database unreachable — retrying (the connection dropped)."
+        assert win.statusBar().currentMessage() == told.args[0]
+        assert session.state == "offline" and win.status_online.text() == (
+            "● Offline — reconnecting…")
+        assert told.args[0] in win.status_online.toolTip()
+    # The retry (a queue reload) gets through once the server answers again.
+    with qtbot.waitSignal(session.sig_reachability, timeout=WAIT,
+                          check_params_cb=lambda words: words == ""):
+        pass
+    assert session.state == "online" and session.unreachable is None
+    assert win.statusBar().currentMessage() == "Back online: the shared database answers again."
+
+    # A write whose session is ended under it: it says the change was NOT saved.
+    idle(qtbot, win)
+    before = db.one("SELECT count(*) FROM activities WHERE lead_id = %s", (lead,))
+    win.dialogs.answer("ask_note", "Left a voicemail")
+    with leads_locked(db):
+        with qtbot.waitSignal(win.sig_action_refused, timeout=WAIT) as refused:
+            qtbot.keyClick(win.view, Qt.Key.Key_N)
+            kill_waiting_backend(qtbot, db, "remy")
+        words = refused.args[1]
+        assert refused.args[0] == "note"
+        assert words.startswith("Not saved: the shared database is unreachable")
+        assert "Your change was not saved" in words and plain(words)
+        assert win.dialogs.errors[-1] == ("Not done", words)
+        assert win.statusBar().currentMessage() == words  # not overwritten by the read's words
+        assert session.state == "offline"
+    assert db.one("SELECT count(*) FROM activities WHERE lead_id = %s", (lead,)) == before
+    qtbot.waitUntil(lambda: session.state == "online", timeout=WAIT)
+    # Back: the same note goes through.
+    idle(qtbot, win)
+    win.dialogs.answer("ask_note", "Left a voicemail")
+    with qtbot.waitSignal(win.sig_action_done, timeout=WAIT,
+                          check_params_cb=lambda n, _r: n == "note"):
+        qtbot.keyClick(win.view, Qt.Key.Key_N)
+    assert db.one("SELECT count(*) FROM activities WHERE lead_id = %s", (lead,)) == before + 1
+
+    # Background saves (snoozing a notification, quiet hours, the rules editor)
+    # say "not saved" too; background reads say "retrying".
+    import psycopg
+
+    lost = psycopg.OperationalError("consuming input failed: server closed the connection "
+                                    "unexpectedly")
+    for label, start in (("snooze notification", "Not saved:"), ("save SLA policy", "Not saved:"),
+                         ("notifications", "Shared database unreachable — retrying")):
+        win.executor.sig_task_failed.emit(label, lost)
+        assert win.statusBar().currentMessage().startswith(start), label
+        assert plain(win.statusBar().currentMessage())
+    qtbot.waitUntil(lambda: session.state == "online", timeout=WAIT)  # the retry succeeds
 
 
 # -- the pool -------------------------------------------------------------------------------------

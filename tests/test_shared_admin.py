@@ -438,6 +438,46 @@ def test_init_upgrades_an_older_installations_grants_and_policies_in_place(
              fresh.prefix + "rep")).fetchone() == (False, False, False, True)
 
 
+def test_init_upgrades_the_review_fixes_in_place(fresh: Installation) -> None:
+    """An installation from before: reps could not read rule firings, lease
+    expiry returned closed leads to the pool, a reassignment kept its reason
+    in the audit log only. Init brings the policy, grant and function bodies
+    in line without touching data, and is idempotent from there."""
+    from leadqueue.shared import sql as S
+
+    admin.init(fresh.url, role_prefix=fresh.prefix)
+    current = snapshot(fresh)
+    rep = f'"{fresh.prefix}rep"'
+    older = {}
+    for ddl in S.write_functions("public"):
+        if "FUNCTION lq_expire_leases_for(" in ddl:
+            older["expire"] = ddl.replace("       AND l.status IN ('new', 'working')\n"
+                                          "       AND l.deleted_at IS NULL AND "
+                                          "l.merged_into_id IS NULL\n", "")
+        if "FUNCTION lq_reassign(" in ddl:
+            older["reassign"] = ddl.replace("routing_explanation = v_why,", "")
+    assert set(older) == {"expire", "reassign"}
+    with fresh.su() as con:
+        for ddl in older.values():
+            con.execute(ddl)
+        con.execute(f"REVOKE SELECT ON rule_firings FROM {rep}")
+        con.execute("ALTER POLICY lq_rule_firings_read ON rule_firings USING "
+                    "((SELECT lq_my_role()) = 'admin' OR ((SELECT lq_my_role()) = 'team_lead' "
+                    "AND EXISTS (SELECT 1 FROM leads l WHERE l.id = rule_firings.lead_id)))")
+    assert _comparable(snapshot(fresh)) != _comparable(current)
+    assert admin.init(fresh.url).changed
+    upgraded = snapshot(fresh)
+    assert _comparable(upgraded) == _comparable(current)
+    assert not admin.init(fresh.url).changed
+    assert snapshot(fresh) == upgraded
+    with fresh.su() as con:
+        assert con.execute(
+            "SELECT has_table_privilege(%s, 'rule_firings', 'SELECT'), "
+            "position('l.status IN' in prosrc) > 0 FROM pg_proc "
+            "WHERE oid = 'lq_expire_leases_for(uuid, integer)'::regprocedure",
+            (fresh.prefix + "rep",)).fetchone() == (True, True)
+
+
 # --- intake logins: a system, not a person ------------------------------------------------
 
 def test_add_user_role_intake_makes_a_login_that_may_only_append(

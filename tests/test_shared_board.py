@@ -152,3 +152,43 @@ def test_assignment_notice_reads_the_routing_explanation(db: PoolDb, open_ws) ->
     note = open_ws("ann").assignment_notice(lead, "assigned")
     assert note is not None and note.why == "P2 · routed: rule 'web': to Ann, round-robin in North"
     assert open_ws("sid").assignment_notice(lead, "assigned") is None  # RLS: not visible
+
+
+def test_the_new_owner_reads_why_a_lead_was_reassigned_to_them(db: PoolDb, open_ws) -> None:  # type: ignore[no-untyped-def]
+    """The reason travels with the assignment on the lead (reps never read the
+    audit log): the notice says who moved it and why, live or caught up."""
+    import json
+
+    # P1 due long ago: the first in North's pool once it is back there (below).
+    lead, quiet = give(db, "North", "ann", 2, priority=1,
+                       sla_due_at=datetime.now(UTC) - timedelta(days=1))
+    db.q("UPDATE leads SET routing_explanation = %s WHERE id = %s",
+         (json.dumps({"summary": "rule 'web': to Ann", "method": "round_robin"}), lead))
+    tl = open_ws("tl")
+    assert tl.reassign([lead], db.ids["bo"], "Ann is at a trade fair") == 1  # type: ignore[attr-defined]
+    assert tl.reassign([quiet], db.ids["bo"], None) == 1  # type: ignore[attr-defined]
+    bo = open_ws("bo")
+    with pytest.raises(Exception, match="permission denied"), bo.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT * FROM audit_log").all()
+    note = bo.assignment_notice(lead, "reassigned")
+    assert note is not None
+    assert note.why == "P1 · reassigned to you by Tl: Ann is at a trade fair"
+    # Caught up after a reconnect ("assigned"): the same words, not "routed".
+    assert bo.assignment_notice(lead, "assigned").why == note.why  # type: ignore[union-attr]
+    assert bo.assignment_notice(quiet, "reassigned").why == "P1 · reassigned to you by Tl"  # type: ignore[union-attr]
+    why = db.one("SELECT routing_explanation FROM leads WHERE id = %s", (lead,))
+    assert {k: why[k] for k in ("method", "reason")} == {
+        "method": "reassign", "reason": "Ann is at a trade fair"}
+    assert why["by"] == {"id": str(db.ids["tl"]), "name": "Tl"}  # type: ignore[attr-defined]
+    assert why["owner"]["id"] == str(db.ids["bo"])  # type: ignore[attr-defined]
+    assert why["previous"]["summary"] == "rule 'web': to Ann"  # how it first came in stays
+    # The preview says it too, in words that fit whoever looks (the team lead as well).
+    assert bo.lead(lead).assignment_why == "reassigned to Bo by Tl: Ann is at a trade fair"
+    assert tl.lead(lead).assignment_why == bo.lead(lead).assignment_why
+    # A later move through the pool and a claim is not explained by the old reason.
+    tl.reassign([lead], None, "back to the pool")
+    with db.connect("ann") as con:
+        assert claims.claim_next(con).lead_id == lead  # type: ignore[union-attr]
+    ann = open_ws("ann")
+    assert ann.assignment_notice(lead, "assigned").why == "P1 · assigned to you"  # type: ignore[union-attr]
+    assert ann.lead(lead).assignment_why is None  # claimed since: the old reason no longer fits

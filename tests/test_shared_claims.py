@@ -225,6 +225,45 @@ def test_the_worker_expiry_returns_only_leads_nobody_acted_on(db: PoolDb) -> Non
     assert owners[idle] is None and owners[worked] is not None
 
 
+@pytest.mark.parametrize("path", ["worker", "claim"])
+def test_expiry_ends_the_lease_of_a_closed_lead_and_leaves_it_with_its_holder(
+        db: PoolDb, path: str) -> None:
+    """A claimed lead closed without a first action (disqualified, a meeting
+    booked) is not an active, never-worked lead: its lease just ends; only the
+    untouched one returns to the pool (by the worker, or by a claim that finds
+    the pool empty)."""
+    team = f"Closing-{path}"
+    cal = db.login(f"cal{path}", team=team)
+    db.login(f"cora{path}", team=team)
+    leads = set(add_pool(db, team, 3))
+    with db.connect(f"cal{path}", autocommit=False) as con:
+        got = [claims.claim_next(con) for _ in range(3)]
+        assert {c.lead_id for c in got if c} == leads
+        dq, met, idle = got
+        claims.set_status(con, dq.lead_id, "disqualified", dq.epoch)  # type: ignore[union-attr]
+        claims.set_status(con, met.lead_id, "meeting", met.epoch)  # type: ignore[union-attr]
+    assert db.one("SELECT count(*) FROM leads WHERE id = ANY(%s) "
+                  "AND first_action_at IS NULL", (list(leads),)) == 3
+    db.set_now(datetime.now(UTC) + timedelta(minutes=31))
+    if path == "worker":
+        with db.su() as con:
+            assert claims.expire_leases(con) >= 1  # (other tests' leases expire too)
+    else:
+        with db.connect(f"cora{path}", autocommit=False) as con:
+            again = claims.claim_next(con)
+        assert again is not None and again.lead_id == idle.lead_id  # type: ignore[union-attr]
+    rows = {r[0]: r[1:] for r in db.q(
+        "SELECT id, owner_id, status FROM leads WHERE id = ANY(%s)", (list(leads),))}
+    assert rows[dq.lead_id] == (cal, "disqualified")  # type: ignore[union-attr]
+    assert rows[met.lead_id] == (cal, "meeting")  # type: ignore[union-attr]
+    assert rows[idle.lead_id][0] != cal  # type: ignore[union-attr]
+    # Every one of Cal's leases ended; only the untouched lead was audited as returned.
+    assert db.one("SELECT count(*) FROM lead_leases WHERE lead_id = ANY(%s) AND holder_id = %s "
+                  "AND released_at IS NULL", (list(leads), cal)) == 0
+    assert [r[0] for r in db.q("SELECT entity_id FROM audit_log WHERE rule = 'lease_expiry' "
+                               "AND entity_id = ANY(%s)", (list(leads),))] == [idle.lead_id]  # type: ignore[union-attr]
+
+
 @pytest.mark.slow
 def test_50_concurrent_claimers_claim_500_leads_each_exactly_once(db: PoolDb) -> None:
     names = [f"c{i:02d}" for i in range(50)]

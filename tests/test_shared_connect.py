@@ -318,6 +318,112 @@ def test_schema_older_or_newer_says_which_side_upgrades(
     assert words in check.message
 
 
+# --- failures of an open workspace: classify_failure / failure_message ----------------------
+
+def _killed(ready: Installation, *, through_sqlalchemy: bool) -> BaseException:
+    """The error a query gets once its session was ended by pg_terminate_backend."""
+    from sqlalchemy import text
+
+    from leadqueue.store import make_engine
+
+    if through_sqlalchemy:
+        engine = make_engine(_sa_url(ready))
+        try:
+            with engine.connect() as conn:
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+                with ready.su() as su:
+                    su.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                with pytest.raises(Exception) as caught:
+                    conn.execute(text("SELECT 1"))
+            return caught.value
+        finally:
+            engine.dispose()
+    with ready.connect("ann") as con:
+        pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        with ready.su() as su:
+            su.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.Error) as caught:
+            con.execute("SELECT 1")
+    return caught.value
+
+
+def _sa_url(ready: Installation) -> str:
+    params = conninfo_to_dict(ready.conninfo("ann"))
+    return (f"postgresql+psycopg://{params['user']}:{params['password']}@"
+            f"{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{params['dbname']}")
+
+
+@pg
+@pytest.mark.parametrize("through_sqlalchemy", [False, True], ids=["psycopg", "sqlalchemy"])
+def test_a_killed_session_is_a_dropped_connection_in_plain_words(
+        ready: Installation, through_sqlalchemy: bool) -> None:
+    from leadqueue.shared.connect import classify_failure, failure_message
+
+    exc = _killed(ready, through_sqlalchemy=through_sqlalchemy)
+    check = classify_failure(exc, PROFILE)
+    assert check is not None and check.problem is Problem.CONNECTION_LOST, exc
+    assert check.message.startswith("The connection to db.example.com:5432 dropped")
+    read, write = failure_message(exc), failure_message(exc, write=True)
+    assert read == "Shared database unreachable — retrying (the connection dropped)."
+    assert write is not None and write.startswith("Not saved:") and "was not saved" in write
+    for words in (read, write):  # no driver's words on screen
+        assert "psycopg" not in words and "terminating" not in words.lower()
+
+
+@pg
+def test_a_server_that_is_down_under_an_open_workspace(ready: Installation) -> None:
+    from sqlalchemy import create_engine, text
+
+    from leadqueue.shared.connect import classify_failure, failure_message
+
+    engine = create_engine(f"postgresql+psycopg://ann@127.0.0.1:{_free_port()}/x",
+                           connect_args={"connect_timeout": 2})
+    try:
+        with pytest.raises(Exception) as caught, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    assert classify_failure(caught.value).problem is Problem.SERVER_DOWN  # type: ignore[union-attr]
+    assert failure_message(caught.value) == (
+        "Shared database unreachable — retrying (the server does not answer).")
+
+
+@pg
+def test_statement_errors_and_refusals_are_not_connection_trouble(ready: Installation) -> None:
+    from sqlalchemy import create_engine, text
+
+    from leadqueue.errors import ActionRefused
+    from leadqueue.shared.connect import classify_failure, failure_message
+
+    engine = create_engine(_sa_url(ready))
+    try:
+        for sql in ("SELECT * FROM audit_log", "SELECT * FROM no_such_table", "SELECT 1/0"):
+            with pytest.raises(Exception) as caught, engine.connect() as conn:
+                conn.execute(text(sql))
+            assert classify_failure(caught.value) is None, sql
+            assert failure_message(caught.value, write=True) is None
+    finally:
+        engine.dispose()
+    assert classify_failure(ActionRefused("not yours")) is None
+    assert classify_failure(ValueError("bad")) is None
+
+
+def test_libpq_texts_of_a_lost_session_are_classified() -> None:
+    from leadqueue.shared.connect import classify_failure, failure_message
+
+    lost = psycopg.OperationalError(
+        "consuming input failed: server closed the connection unexpectedly\n\tThis probably "
+        "means the server terminated abnormally\n\tbefore or while processing the request.")
+    assert classify_failure(lost).problem is Problem.CONNECTION_LOST  # type: ignore[union-attr]
+    disabled = psycopg.OperationalError(
+        'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+        'role "ann" is not permitted to log in')
+    assert classify_failure(disabled, PROFILE).problem is Problem.LOGIN_DISABLED  # type: ignore[union-attr]
+    words = failure_message(disabled, write=True, profile=PROFILE)
+    assert words is not None and words.startswith("Not saved: the shared database refused")
+    assert "may not log in any more" in words
+
+
 # --- a private server with real passwords and TLS ---------------------------------------------
 
 @dataclass

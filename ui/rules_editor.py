@@ -775,7 +775,10 @@ class RulesEditor(QtWidgets.QDialog):
             if field:
                 page.show_rule_error(field, problem)
             else:
-                page.show_message(f"Not saved: {exc}", error=True)
+                from leadqueue.shared.connect import failure_message
+
+                page.show_message(failure_message(exc, write=True) or f"Not saved: {exc}",
+                                  error=True)
             self.sig_refused.emit(field or "", problem)
 
         self.window_.executor.submit(method, spec, label=f"save {what}", on_done=saved,

@@ -24,6 +24,11 @@ the GUI thread), and PostgreSQL's row-level security decides what it sees.
   notification controller;
 - shows online / connecting / offline (reconnecting) in the status line, as
   the listener reports it;
+- when a read or a write of the window fails because the shared database
+  cannot be reached (the core's ``shared.connect.failure_message`` says so in
+  plain words; the window shows them, and for a write that it was NOT
+  saved), goes offline in the status line and reloads the queue with backoff
+  (1 s, doubling, at most 30 s) until a read succeeds, then says it is back;
 - keeps a claimed pool lead's lease alive while the rep has it open: the
   claim is renewed when the lead opens and then at half the time it has
   left (a 30-minute lease: about every 15 minutes), and a lost claim is
@@ -53,6 +58,10 @@ RELOAD_COALESCE_MS = 150
 RENEW_AT_SHARE = 0.5
 #: ... but never more often than this (ms).
 RENEW_MIN_MS = 10_000
+#: After a read or write could not reach the shared database: the first
+#: retry (a queue reload) after this many ms, doubling up to RETRY_MAX_MS.
+RETRY_FIRST_MS = 1_000
+RETRY_MAX_MS = 30_000
 
 STATE_ONLINE, STATE_CONNECTING, STATE_OFFLINE, STATE_REFUSED = (
     "online", "connecting", "offline", "refused")
@@ -123,6 +132,10 @@ class SharedSession(QObject):
     sig_claim_renewed = Signal(object, object)
     #: (lead id, message) when a claim could not be renewed.
     sig_claim_lost = Signal(object, str)
+    #: The plain words when the window's reads/writes cannot reach the shared
+    #: database ("Shared database unreachable — retrying (…)"), "" once a read
+    #: succeeds again.
+    sig_reachability = Signal(str)
 
     def __init__(self, window: Any, target: SharedTarget, *,
                  listener_factory: Callable[..., Any] | None = None,
@@ -143,6 +156,13 @@ class SharedSession(QObject):
         #: Lead ids of my claims I renew while they are open -> expiry.
         self.claims: dict[uuid.UUID, datetime] = {}
         self.renew_min_ms = RENEW_MIN_MS
+        #: Plain words while the window's workspace cannot reach the database.
+        self.unreachable: str | None = None
+        self.retry_first_ms = RETRY_FIRST_MS
+        self.retry_max_ms = RETRY_MAX_MS
+        self._retry_ms = self.retry_first_ms
+        #: What the listener last said, to show again once reads work again.
+        self._listener_look: tuple[str, str] = (STATE_CONNECTING, "")
 
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
@@ -152,8 +172,14 @@ class SharedSession(QObject):
         self.renew_timer.setObjectName("claim_renew_timer")
         self.renew_timer.setSingleShot(True)
         self.renew_timer.timeout.connect(self._renew_open_claim)
+        self.retry_timer = QTimer(self)
+        self.retry_timer.setObjectName("shared_retry_timer")
+        self.retry_timer.setSingleShot(True)
+        self.retry_timer.timeout.connect(self._retry)
 
         window.sig_lead_opened.connect(self._on_lead_opened)
+        window.executor.sig_task_failed.connect(self._on_task_failed)
+        window.sig_queue_loaded.connect(self._on_queue_loaded)
         self._show_state(STATE_CONNECTING, "")
         app = QtWidgets.QApplication.instance()
         if app is not None:
@@ -185,6 +211,7 @@ class SharedSession(QObject):
             return
         self._stopped = True
         self.renew_timer.stop()
+        self.retry_timer.stop()
         self._reload_timer.stop()
         listener, self.listener = self.listener, None
         if listener is not None:
@@ -207,20 +234,67 @@ class SharedSession(QObject):
     def _on_listener_state(self, state: str) -> None:
         if self._stopped:
             return
+        look: tuple[str, str] | None = None
         if state == "listening":
             self._ever_online = True
-            self._show_state(STATE_ONLINE, "Live: leads assigned to you arrive at once.")
+            look = (STATE_ONLINE, "Live: leads assigned to you arrive at once.")
         elif state == "connecting":
             if self.state != STATE_OFFLINE:
-                self._show_state(STATE_CONNECTING, "")
+                look = (STATE_CONNECTING, "")
         elif state.startswith("disconnected"):
-            detail = state.partition(":")[2].strip()
-            self._show_state(STATE_OFFLINE, "The connection to the shared database dropped; "
-                             "reconnecting with backoff. Taking leads from the pool waits for "
-                             "it." + (f"\n({detail})" if detail else ""))
+            detail = state.partition(":")[2].strip()  # plain words (shared.live)
+            look = (STATE_OFFLINE, "The connection to the shared database dropped; "
+                    "reconnecting with backoff. Taking leads from the pool waits for "
+                    "it." + (f"\n{detail}" if detail else ""))
         elif state.startswith("refused"):
-            self._show_state(STATE_REFUSED, state.partition(":")[2].strip())
+            look = (STATE_REFUSED, state.partition(":")[2].strip())
         # "stopped": the window is going away; nothing to show.
+        if look is None:
+            return
+        self._listener_look = look
+        if self.unreachable is not None and look[0] != STATE_REFUSED:
+            return  # offline until the window's own reads work again (_on_queue_loaded)
+        self._show_state(*look)
+
+    # -- reads and writes that could not reach the database -----------------------------------
+
+    def _on_task_failed(self, _label: str, exc: BaseException) -> None:
+        """A task of the window failed: if the database was out of reach, go
+        offline and retry (the window already said it in plain words)."""
+        if self._stopped:
+            return
+        from leadqueue.shared.connect import failure_message
+
+        words = failure_message(exc, profile=self.target.profile)
+        if words is None:
+            return  # a refusal or a bug: not a matter of reaching the server
+        first = self.unreachable is None
+        if first:
+            self._retry_ms = self.retry_first_ms
+        self.unreachable = words
+        self._show_state(STATE_OFFLINE, f"{words}\nThe app tries again by itself; what you "
+                         "did while it was unreachable and was not saved is said at the time.")
+        if first:
+            log.info("shared database unreachable: %s", exc)
+            self.sig_reachability.emit(words)
+        if not self.retry_timer.isActive():
+            self.retry_timer.start(self._retry_ms)
+            self._retry_ms = min(self._retry_ms * 2, self.retry_max_ms)
+
+    def _retry(self) -> None:
+        if self._stopped or self.unreachable is None or self.window.ws is None:
+            return
+        self.window.reload_queue()  # its failure arms the next, longer wait
+
+    def _on_queue_loaded(self, _rows: int) -> None:
+        if self._stopped or self.unreachable is None:
+            return
+        self.unreachable = None
+        self.retry_timer.stop()
+        self._show_state(*self._listener_look)
+        self.window.statusBar().showMessage(
+            "Back online: the shared database answers again.", 8000)
+        self.sig_reachability.emit("")
 
     def _show_state(self, state: str, tooltip: str) -> None:
         self.state = state
@@ -314,11 +388,14 @@ class SharedSession(QObject):
                 self.renew_timer.start(int(max(self.renew_min_ms, left_ms * RENEW_AT_SHARE)))
 
         def failed(exc: BaseException) -> None:
+            from leadqueue.shared.connect import failure_message
             from leadqueue.workspace import ActionRefused
 
             self.claims.pop(lead_id, None)
+            words = None if isinstance(exc, ActionRefused) else failure_message(
+                exc, profile=self.target.profile)
             message = str(exc) if isinstance(exc, ActionRefused) else (
-                f"The claim could not be renewed: {exc}")
+                f"The claim could not be renewed: {words or exc}")
             if "offline" in message.lower():
                 message = ("You are offline: your claim on this lead could not be renewed; "
                            "it is kept until its lease runs out.")

@@ -470,8 +470,10 @@ class TeamBoard(QtWidgets.QWidget):
                 self.refresh()
 
         def failed(exc: BaseException) -> None:
+            from leadqueue.shared.connect import failure_message
+
             self._loading = False
-            self.summary.setText(f"Not loaded: {exc}")
+            self.summary.setText(f"Not loaded: {failure_message(exc) or exc}")
 
         self.window.executor.submit(ws.team_board, label="team board", on_done=loaded,
                                     on_error=failed)

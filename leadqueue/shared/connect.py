@@ -53,6 +53,9 @@ class Problem(StrEnum):
     NOT_A_USER = "not_a_user"
     SCHEMA_OLDER = "schema_older"
     SCHEMA_NEWER = "schema_newer"
+    #: An open session ended under the app (server restart, network drop,
+    #: ``pg_terminate_backend``): :func:`classify_failure` only.
+    CONNECTION_LOST = "connection_lost"
     OTHER = "other"
 
 
@@ -240,6 +243,9 @@ def message_for(problem: Problem, profile: SharedProfile | None, detail: str = "
             f"The shared database has schema {revision}, newer than this app's "
             f"{SCHEMA_REVISION}: upgrade LeadQueue on this computer (the database needs no "
             "change).",
+        Problem.CONNECTION_LOST:
+            f"The connection to {where} dropped (the server restarted, the network went "
+            "away, or an admin ended the session).",
     }.get(problem)
     if text is None:
         line = _first_line(detail)
@@ -266,6 +272,118 @@ def classify_error(error: BaseException | str,
         except ImportError:  # pragma: no cover - psycopg is a dependency
             pass
     return ConnectionCheck(False, message_for(problem, profile, detail), problem, detail)
+
+
+# --- failures of an open workspace (reads and writes) -------------------------------------
+
+#: SQLSTATEs that mean "the session is gone", not "the statement was wrong":
+#: class 08 (connection exception), 57P01 admin shutdown (pg_terminate_backend),
+#: 57P02 crash shutdown, 57P03 cannot connect now, 57P05 idle session timeout.
+_SESSION_GONE = ("57P01", "57P02", "57P03", "57P05")
+#: What libpq says when the socket went away under a query (no SQLSTATE then).
+_LOST_PHRASES = ("server closed the connection unexpectedly", "connection is closed",
+                 "connection is lost", "consuming input failed", "sending query failed",
+                 "could not receive data from server", "could not send data to server",
+                 "terminating connection", "ssl syscall error", "ssl connection has been closed",
+                 "connection reset by peer", "broken pipe", "no connection to the server")
+#: Problems that pass by themselves (retrying helps); the others need a person.
+TRANSIENT = frozenset({Problem.CONNECTION_LOST, Problem.SERVER_DOWN, Problem.HOST_UNKNOWN,
+                       Problem.UNREACHABLE, Problem.SERVER_BUSY, Problem.OTHER})
+#: The shortest plain words per transient problem (for a status line).
+_SHORT = {
+    Problem.CONNECTION_LOST: "the connection dropped",
+    Problem.SERVER_DOWN: "the server does not answer",
+    Problem.HOST_UNKNOWN: "the server's name cannot be found (network or VPN?)",
+    Problem.UNREACHABLE: "no answer in time (network, VPN or firewall?)",
+    Problem.SERVER_BUSY: "the server is busy or restarting",
+    Problem.OTHER: "the connection failed",
+}
+
+
+def _driver_errors(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: SQLAlchemy's ``.orig``, then causes/contexts."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop(0)
+        if cur is None or any(cur is s for s in seen) or len(seen) > 8:
+            continue
+        seen.append(cur)
+        orig = getattr(cur, "orig", None)
+        todo += [orig if isinstance(orig, BaseException) else None,
+                 cur.__cause__, cur.__context__]
+    return seen
+
+
+def classify_failure(exc: BaseException,
+                     profile: SharedProfile | None = None) -> ConnectionCheck | None:
+    """What went wrong with the shared database under an open workspace, in
+    plain words; None when ``exc`` is not about reaching the server (a refused
+    action, a bug: those keep their own message).
+
+    Recognises psycopg's errors directly or wrapped by SQLAlchemy: a session
+    that ended (SQLSTATE class 08, 57P01 ``pg_terminate_backend``, 57P02/03,
+    or libpq's "server closed the connection unexpectedly" and the like) is
+    ``CONNECTION_LOST``; a new connection that failed (the pool reconnecting)
+    goes through :func:`classify_error`, so a server that is down, a network
+    that is away or a login an admin disabled are told apart.
+    """
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    chain = _driver_errors(exc)
+    invalidated = any(getattr(e, "connection_invalidated", False) for e in chain)
+    for err in chain:
+        if not isinstance(err, psycopg.Error):
+            continue
+        code = getattr(err, "sqlstate", None) or ""
+        text = str(err).strip()
+        lowered = text.lower()
+        if code.startswith("08") or code in _SESSION_GONE:
+            problem = Problem.SERVER_BUSY if code == "57P03" else Problem.CONNECTION_LOST
+            return ConnectionCheck(False, message_for(problem, profile, text), problem, text)
+        if code:
+            return None  # the server answered: a statement error, not the connection
+        if not isinstance(err, psycopg.OperationalError | psycopg.InterfaceError):
+            return None
+        if any(p in lowered for p in _LOST_PHRASES) and "connection failed" not in lowered:
+            return ConnectionCheck(False, message_for(Problem.CONNECTION_LOST, profile, text),
+                                   Problem.CONNECTION_LOST, text)
+        return classify_error(err, profile)  # a new connection that could not be made
+    if invalidated:
+        text = str(exc).strip()
+        return ConnectionCheck(False, message_for(Problem.CONNECTION_LOST, profile, text),
+                               Problem.CONNECTION_LOST, text)
+    return None
+
+
+def failure_message(exc: BaseException, *, write: bool = False,
+                    profile: SharedProfile | None = None) -> str | None:
+    """The status line's words for a read or write that failed because the
+    shared database could not be reached; None when that is not the cause.
+
+    A read: "Shared database unreachable — retrying (the connection dropped)."
+    A write: it says the change was NOT saved, so nothing is lost silently (a
+    write runs in one transaction: a dropped connection rolls it back; only
+    a drop during the commit itself leaves the outcome to the server, and the
+    queue the app reloads once back shows which).
+    """
+    check = classify_failure(exc, profile)
+    if check is None:
+        return None
+    problem = check.problem or Problem.OTHER
+    if problem in TRANSIENT:
+        why = _SHORT[problem]
+        if write:
+            return (f"Not saved: the shared database is unreachable ({why}). Your change was "
+                    "not saved: do it again once the status line shows Online.")
+        return f"Shared database unreachable — retrying ({why})."
+    # The server answered but will not let this login back in (a disabled
+    # login, a changed password, TLS now required): a person must act.
+    if write:
+        return f"Not saved: the shared database refused to reconnect. {check.message}"
+    return f"The shared database refused to reconnect: {check.message}"
 
 
 # --- checking a connection ---------------------------------------------------------------

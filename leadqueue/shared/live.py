@@ -64,6 +64,16 @@ def parse_payload(channel: str, payload: str) -> Notice:
     return Notice(str(event or "changed"), lead_id, channel)
 
 
+def _profile_of(url: str) -> Any:
+    """The server and login a URL names (for plain-words messages), or None."""
+    from .signin import SignInError, profile_of_url
+
+    try:
+        return profile_of_url(url)[0]
+    except SignInError:
+        return None
+
+
 class ListenerRefused(Exception):
     """The database does not know this login as a LeadQueue user: retrying won't help."""
 
@@ -85,6 +95,7 @@ class LeadListener:
         from .admin import libpq_url
 
         self.url = libpq_url(url)
+        self._profile = _profile_of(url)
         self.on_notice = on_notice
         self.on_state = on_state or (lambda _s: None)
         self.listen_team = listen_team
@@ -151,10 +162,14 @@ class LeadListener:
                 self._state(f"refused: {exc}")
                 break
             except psycopg.Error as exc:
+                from .connect import classify_failure
+
                 self._listening.clear()
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
-                self._state(f"disconnected: {message}")
-                log.info("live connection lost (%s); retrying in %.1fs", message, delay)
+                raw = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
+                # The status line gets plain words; the log keeps the driver's.
+                check = classify_failure(exc, self._profile)
+                self._state(f"disconnected: {check.message if check is not None else raw}")
+                log.info("live connection lost (%s); retrying in %.1fs", raw, delay)
             finally:
                 self._listening.clear()
                 conn, self._conn = self._conn, None

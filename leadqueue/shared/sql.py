@@ -210,8 +210,13 @@ POLICIES: tuple[Policy, ...] = (
            f"{IS_ADMIN} OR ({IS_LEAD} AND EXISTS (SELECT 1 FROM users u "
            f"WHERE u.id = routing_state.user_id AND u.team_id = {TEAM}))"),
     Policy("routing_state", "lq_routing_state_admin", "ALL", IS_ADMIN, IS_ADMIN),
+    # The notification schedule (``leadqueue.schedule``) reads which stages
+    # already fired for the person's leads: everyone reads the firings of the
+    # leads they can see (a rep: their own and their team's pool; a team
+    # lead: their team's), through the lead policy (rule_firings.lead_id is
+    # indexed). Firings carry lead ids, stage keys and times, nothing more.
     Policy("rule_firings", "lq_rule_firings_read", "SELECT",
-           f"{IS_ADMIN} OR ({IS_LEAD} AND {_lead_visible('rule_firings.lead_id')})"),
+           f"{IS_ADMIN} OR {_lead_visible('rule_firings.lead_id')}"),
     Policy("rule_firings", "lq_rule_firings_admin", "ALL", IS_ADMIN, IS_ADMIN),
     Policy("notifications", "lq_notifications_read", "SELECT",
            f"{IS_ADMIN} OR recipient_id = {ME}"),
@@ -257,7 +262,8 @@ GRANTS: dict[str, dict[str, str]] = {
     "cadence_enrollments": {"rep": "SELECT, INSERT, UPDATE", "team_lead": "SELECT, INSERT, UPDATE",
                             "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "routing_state": {"team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
-    "rule_firings": {"team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE, DELETE"},
+    "rule_firings": {"rep": "SELECT", "team_lead": "SELECT",
+                     "admin": "SELECT, INSERT, UPDATE, DELETE"},
     "notifications": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT, INSERT, UPDATE"},
     "lead_leases": {"rep": "SELECT", "team_lead": "SELECT", "admin": "SELECT"},
     # insert-only for every client role: no UPDATE or DELETE, not even for admins
@@ -427,9 +433,13 @@ BEGIN
   PERFORM set_config('leadqueue.event', '', true);
 END $$""",
         # Expired leases end; a lead its holder never acted on returns to the
-        # pool, one acted on stays with the holder (the lease did its job).
-        # p_team NULL: every team; p_limit NULL: all of them. Claims call it for
-        # their own team first, so a dead claimer's lead is back without a worker.
+        # pool, one acted on stays with the holder (the lease did its job). Only
+        # a still-active lead (new or working, not deleted or merged) returns:
+        # one the holder closed (disqualified, a meeting booked, …) without a
+        # logged first action keeps its owner, so a closed lead never sits in
+        # the pool ownerless. p_team NULL: every team; p_limit NULL: all of
+        # them. Claims call it for their own team first, so a dead claimer's
+        # lead is back without a worker.
         f"""CREATE OR REPLACE FUNCTION lq_expire_leases_for(p_team uuid, p_limit integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE {sp} AS $$
@@ -450,6 +460,8 @@ BEGIN
            version = l.version + 1
       FROM ended e
      WHERE l.id = e.lead_id AND l.owner_id = e.holder_id
+       AND l.status IN ('new', 'working')
+       AND l.deleted_at IS NULL AND l.merged_into_id IS NULL
        AND (l.first_action_at IS NULL OR l.first_action_at < e.leased_at)
     RETURNING l.id, e.holder_id
   ), audited AS (
@@ -474,12 +486,17 @@ BEGIN
   PERFORM pg_notify('lq_intake', '');
   RETURN NULL;
 END $$""",
+        # The reason goes with the assignment onto the lead, in the shape of a
+        # routing explanation ({"method": "reassign", "by", "reason", ...}):
+        # the new owner reads why without reading the audit log (which reps
+        # may not). "previous" keeps how the lead came in before (one level).
         f"""CREATE OR REPLACE FUNCTION lq_reassign(p_lead uuid, p_new_owner uuid, p_reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER {sp} AS $$
-DECLARE {decl} v_lead leads; v_target users;
+DECLARE {decl} v_lead leads; v_target users; v_my_name text; v_why jsonb;
 BEGIN
   {caller}
+  SELECT name INTO v_my_name FROM users WHERE id = v_me;
   SELECT * INTO v_lead FROM leads WHERE id = p_lead FOR UPDATE;
   IF v_lead.id IS NULL THEN
     RAISE EXCEPTION 'no lead %', p_lead USING ERRCODE = 'LQ404';
@@ -502,11 +519,23 @@ BEGIN
   END IF;
   UPDATE lead_leases SET released_at = greatest(v_now, leased_at)
    WHERE lead_id = p_lead AND released_at IS NULL;
+  v_why := jsonb_build_object(
+    'version', 1, 'at', v_now, 'via', 'reassign', 'method', 'reassign',
+    'by', jsonb_build_object('id', v_me, 'name', v_my_name),
+    'reason', nullif(btrim(p_reason), ''),
+    'owner', CASE WHEN p_new_owner IS NULL THEN NULL
+                  ELSE jsonb_build_object('id', p_new_owner, 'name', v_target.name) END,
+    'summary', CASE WHEN p_new_owner IS NULL THEN 'returned to the pool' ELSE 'reassigned to '
+                    || v_target.name END || ' by ' || coalesce(v_my_name, 'a team lead')
+                    || coalesce(': ' || nullif(btrim(p_reason), ''), ''),
+    'previous', CASE WHEN jsonb_typeof(v_lead.routing_explanation) = 'object'
+                     THEN v_lead.routing_explanation - 'previous' END);
   PERFORM set_config('leadqueue.event', 'reassigned', true);
   UPDATE leads SET owner_id = p_new_owner,
          team_id = coalesce(v_target.team_id, team_id),
          assigned_at = CASE WHEN p_new_owner IS NULL THEN NULL ELSE v_now END,
-         acknowledged_at = NULL, updated_at = v_now, version = version + 1
+         acknowledged_at = NULL, routing_explanation = v_why,
+         updated_at = v_now, version = version + 1
    WHERE id = p_lead;
   PERFORM set_config('leadqueue.event', '', true);
   INSERT INTO audit_log (id, at, actor_id, actor, rule, entity, entity_id, change, reason)
