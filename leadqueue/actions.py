@@ -720,8 +720,9 @@ def _contact(phone: str | None, country: str | None, zone: str | None,
     except ValueError:
         mail = email.strip().lower() if email else None
         issues.append(DataIssue.EMAIL_INVALID.value)
-    return {"phone": result.e164 or _clean(phone), "timezone": zone,
-            "country": country or result.region, "email": mail, "data_issues": issues}
+    return {"phone": result.e164 or _clean(phone), "phone_display": result.display,
+            "timezone": zone, "country": country or result.region, "email": mail,
+            "data_issues": issues}
 
 
 _CONTACT_ISSUES = {DataIssue.PHONE_UNPARSEABLE.value, DataIssue.TIMEZONE_UNKNOWN.value,

@@ -5,6 +5,11 @@ better than any regex of ours). A phone that does not parse, or a zone nobody
 knows, is *data*, not an error: the caller keeps the raw text and flags the
 lead with a :class:`~leadqueue.enums.DataIssue`, so the rep sees why a number
 cannot be dialled or why the lead's local time is a guess.
+
+``phonenumbers`` is imported where a number is parsed, not with this module:
+importing it costs about 15 ms, and the app's first paint (issue 3: cold
+start) shows a stored number in the display form written beside it
+(``leads.phone_display``, see :func:`display_phone`) without parsing it.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
 from .enums import DataIssue
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 #: What ``phonenumbers`` answers when it cannot place a number.
 UNKNOWN_ZONE = "Etc/Unknown"
@@ -44,13 +51,15 @@ class PhoneResult:
     """The outcome of normalising one phone number.
 
     ``e164`` is None when the text is not a valid number; ``issue`` then says
-    so, and the caller keeps the raw text.
+    so, and the caller keeps the raw text. ``display`` is the number as people
+    read it (:func:`display_phone`), stored beside it as ``leads.phone_display``.
     """
 
     e164: str | None
     region: str | None
     timezone: str | None
     issue: DataIssue | None = None
+    display: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,9 +120,8 @@ def zone_for_number(number: phonenumbers.PhoneNumber) -> str | None:
     the zone of its region's own fixed-line numbers (a UK mobile: London, a
     Jersey one: Jersey), else the first in sorted order.
     """
-    # Imported here: its prefix table costs the app's first paint, which only
-    # formats numbers (display_phone).
-    from phonenumbers import timezone as phone_timezone
+    import phonenumbers
+    from phonenumbers import timezone as phone_timezone  # its prefix table: only when needed
 
     zones = [
         z for z in phone_timezone.time_zones_for_number(number)
@@ -140,6 +148,8 @@ def zone_for_number(number: phonenumbers.PhoneNumber) -> str | None:
 
 def _plan_zone(number: phonenumbers.PhoneNumber, region: str | None) -> str | None:
     """The numbering plan's zone for a geographic number of a split area, else None."""
+    import phonenumbers
+
     if region not in _PLAN_REGIONS or not phonenumbers.is_number_geographical(number):
         return None
     digits = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
@@ -155,6 +165,8 @@ def _region_zone(region: str | None) -> str | None:
     """The zone of ``region``'s example fixed-line number when it has exactly one."""
     if not region:
         return None
+    import phonenumbers
+
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.FIXED_LINE)
     if example is None:
         return None
@@ -175,6 +187,8 @@ def normalize_phone(raw: str | None, default_region: str | None = None) -> Phone
     """
     if raw is None or not raw.strip():
         return PhoneResult(None, None, None, None)
+    import phonenumbers
+
     region = default_region.upper() if default_region else None
     try:
         number = phonenumbers.parse(raw, region)
@@ -184,19 +198,39 @@ def normalize_phone(raw: str | None, default_region: str | None = None) -> Phone
         return PhoneResult(None, None, None, DataIssue.PHONE_UNPARSEABLE)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return PhoneResult(e164, phonenumbers.region_code_for_number(number),
-                       zone_for_number(number), None)
+                       zone_for_number(number), None,
+                       phonenumbers.format_number(
+                           number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
-@lru_cache(maxsize=4096)
-def display_phone(phone: str | None) -> str | None:
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def display_phone(phone: str | None, stored: str | None = None) -> str | None:
     """``phone`` as people read it, in international format (``+61 4 6238 5600``).
 
     Stored numbers are E.164; text that does not parse as a valid number (a
     flagged lead's raw phone) comes back unchanged, so the rep sees what was
     given. Links (``tel:``) keep using the E.164 text, never this.
+
+    ``stored`` is the display form written with the number
+    (``leads.phone_display``, from :attr:`PhoneResult.display`): shown as it
+    is, without loading ``phonenumbers``, when it spells the digits of
+    ``phone``. A writer that did not fill it, or a number changed without it,
+    gets the number formatted here, so a stale display is never shown.
     """
+    if (stored and phone and phone.startswith("+")
+            and _NOT_DIGITS.sub("", stored) == phone[1:]):
+        return stored
+    return _formatted(phone)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(phone: str | None) -> str | None:
     if phone is None or not phone.strip():
         return phone
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:

@@ -187,8 +187,8 @@ def read_cadence_labels(con: sqlite3.Connection, lead_ids: Sequence[uuid.UUID]
 
 
 _LEAD_COLUMNS = (
-    "id, external_id, first_name, last_name, company, title, email, phone, source,"
-    " lead_class, status, priority, owner_id, team_id, created_at, assigned_at,"
+    "id, external_id, first_name, last_name, company, title, email, phone, phone_display,"
+    " source, lead_class, status, priority, owner_id, team_id, created_at, assigned_at,"
     " acknowledged_at, first_action_at, last_action_at, next_step, next_step_kind,"
     " next_step_at, snoozed_until, do_not_contact, attempts, score, score_breakdown,"
     " timezone, country, state, territory, company_size, product_interest,"
@@ -203,11 +203,11 @@ def read_lead(con: sqlite3.Connection, lead_id: uuid.UUID,
                       (lead_id.hex,)).fetchone()
     if row is None or row[-1] is not None:
         return None
-    (_i, external_id, first, last, company, title, email, phone, source, lead_class, status,
-     priority, owner_id, team_id, created_at, assigned_at, acknowledged_at, first_action_at,
-     last_action_at, next_step, next_step_kind, next_step_at, snoozed_until, dnc, attempts,
-     score, breakdown, zone, country, state, territory, size, interest, no_response,
-     disqualify, final_outcome, issues, _deleted) = row
+    (_i, external_id, first, last, company, title, email, phone, phone_display, source,
+     lead_class, status, priority, owner_id, team_id, created_at, assigned_at, acknowledged_at,
+     first_action_at, last_action_at, next_step, next_step_kind, next_step_at, snoozed_until,
+     dnc, attempts, score, breakdown, zone, country, state, territory, size, interest,
+     no_response, disqualify, final_outcome, issues, _deleted) = row
     owner = con.execute("SELECT name FROM users WHERE id = ?", (owner_id,)).fetchone() \
         if owner_id else None
     team = con.execute("SELECT name FROM teams WHERE id = ?", (team_id,)).fetchone() \
@@ -240,7 +240,7 @@ def read_lead(con: sqlite3.Connection, lead_id: uuid.UUID,
         company_size=size, product_interest=interest, no_response_reason=no_response,
         disqualify_reason=disqualify, final_outcome=final_outcome,
         data_issues=tuple(_json(issues) or ()), calling_window=window,
-        activities=activities,
+        activities=activities, phone_display=phone_display,
     )
 
 

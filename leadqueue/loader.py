@@ -563,6 +563,7 @@ def _contact_fields(rec: dict[str, Any]) -> dict[str, Any]:
             issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
     return {
         "phone": result.e164 or raw_phone,
+        "phone_display": result.display,
         "timezone": zone,
         "country": country or result.region,
         "data_issues": issues,

@@ -158,6 +158,9 @@ class LeadDetail:
     #: How the lead reached its current owner ("routed: …", "reassigned to Bo
     #: by Tess: Ann is out"), from ``leads.routing_explanation``; None: unknown.
     assignment_why: str | None = None
+    #: ``leads.phone_display``: the phone as written for people (shown through
+    #: ``contact.display_phone``, which checks it still matches ``phone``).
+    phone_display: str | None = None
 
     @property
     def name(self) -> str:

@@ -123,3 +123,50 @@ def test_window_preview_shows_the_team_window_and_dials_e164(
     finally:
         win.force_close()
         engine.dispose()
+
+
+@pytest.mark.gui
+def test_countdown_turns_orange_then_red_as_first_response_comes_due(qtbot, store) -> None:  # type: ignore[no-untyped-def]
+    """Drawn, not just flagged: the header's own style sheet colours the countdown."""
+    from datetime import timedelta
+
+    from leadqueue.clock import FakeClock
+    from leadqueue.store import open_local_store
+    from leadqueue.workspace import Workspace
+    from ui.app import qapplication
+    from ui.preview import LeadHeader, PreviewData
+
+    qapplication()  # the app's style sheet too, as the window has it
+
+    def tint(label) -> str:  # type: ignore[no-untyped-def]
+        """The text's hue: its most saturated pixel, red (#c62828), orange
+        (#d35400) or neither (the plain #3c4250)."""
+        image = label.grab().toImage()
+        c = max((image.pixelColor(x, y) for y in range(image.height())
+                 for x in range(image.width())), key=lambda c: c.red() - c.blue())
+        if c.red() - c.blue() < 100:
+            return "plain"
+        return "orange" if c.green() > 0.3 * c.red() else "red"
+
+    path, ids = store
+    engine = open_local_store(path)
+    try:
+        ws = Workspace.open(engine, "ada@example.com", FakeClock(T0))
+        queue = ws.ranked_queue(at=T0)
+        row = next(r for r in (*queue.callable, *queue.later, *queue.upcoming)
+                   if r.id == ids["L1"])
+        detail = ws.lead(row.id)
+        assert detail.first_action_at is None and row.sla_due_at is not None
+        header = LeadHeader()
+        qtbot.addWidget(header)
+        header.resize(600, 160)
+        header.show_lead(PreviewData(detail, row), row.sla_due_at - timedelta(hours=1))
+        assert tint(header.countdown) == "plain"
+        header.tick(row.sla_due_at - timedelta(minutes=2))
+        assert tint(header.countdown) == "orange"
+        header.tick(row.sla_due_at + timedelta(minutes=2))
+        assert tint(header.countdown) == "red"
+        header.tick(row.sla_due_at - timedelta(hours=1))
+        assert tint(header.countdown) == "plain"
+    finally:
+        engine.dispose()

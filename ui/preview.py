@@ -37,6 +37,9 @@ _STATUS_COLORS = {"new": "#1a73e8", "working": "#2e7d32", "meeting": "#6a1b9a",
                   "disqualified": "#7b8190", "converted": "#2e7d32"}
 _MUTED = "#667085"
 _INK = "#1f2430"
+#: The header's countdown by urgency: first response due within 5 min, or late.
+_COUNTDOWN_STYLES = {"normal": "", "soon": "color: #d35400; font-weight: 600;",
+                     "late": "color: #c62828; font-weight: 600;"}
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def render_html(data: PreviewData, now: datetime) -> str:
     if opens is not None:
         window += f" · closed, opens {format_countdown(opens, now)}"
     flagged = set(d.data_issues)
-    phone = escape(display_phone(d.phone) or "—")
+    phone = escape(display_phone(d.phone, d.phone_display) or "—")
     if "phone_unparseable" in flagged or "phone_wrong" in flagged:
         phone = f'<span style="color:#b26a00;">⚠ {phone}</span>'
     out.append(_section("Contact"))
@@ -155,6 +158,7 @@ def render_html(data: PreviewData, now: datetime) -> str:
         ("Interest", escape(d.product_interest or "—")),
         ("Owner", escape(d.owner_name or "pool") + (f" · {escape(d.team_name)}"
                                                     if d.team_name else "")),
+        *([("Why", escape(d.assignment_why))] if d.assignment_why else []),
     ]))
 
     out.append(_section("Next step"))
@@ -252,6 +256,7 @@ class LeadHeader(QtWidgets.QFrame):
         self.action.setWordWrap(True)
         self.countdown = QtWidgets.QLabel(self)
         self.countdown.setObjectName("lead_countdown")
+        self._countdown_state = "normal"
         self.flags = QtWidgets.QLabel(self)
         self.flags.setObjectName("lead_flags")
         self.flags.setWordWrap(True)
@@ -307,10 +312,13 @@ class LeadHeader(QtWidgets.QFrame):
         text = "   ·   ".join(x for x in (due_text, local) if x)
         if self.countdown.text() != text:
             self.countdown.setText(text)
-        if self.countdown.property("state") != state:
-            self.countdown.setProperty("state", state)
-            self.countdown.style().unpolish(self.countdown)
-            self.countdown.style().polish(self.countdown)
+        if self._countdown_state != state:
+            # The label's own style sheet, not a [state=…] rule in style.qss:
+            # re-polishing for a dynamic property goes through style(), and
+            # wrapping the QStyle makes PySide build its ~25 enum classes, 5 ms
+            # of the cold start (issue 3).
+            self._countdown_state = state
+            self.countdown.setStyleSheet(_COUNTDOWN_STYLES[state])
 
 
 class PreviewPane(QtWidgets.QWidget):
