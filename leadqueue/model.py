@@ -184,6 +184,10 @@ class Lead(Synced, Base):
     email: Mapped[str | None] = mapped_column(String(254))
     #: E.164 when it parsed; otherwise the raw text as given (and flagged).
     phone: Mapped[str | None] = mapped_column(String(64))
+    #: ``phone`` as people read it (international format), written with it so
+    #: the app's first paint shows it without loading ``phonenumbers``; None:
+    #: not a valid number, or a writer that leaves it to the display.
+    phone_display: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"))

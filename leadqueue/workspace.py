@@ -506,4 +506,11 @@ def lead_detail(lead: Lead, owner_name: str | None, team_name: str | None,
         disqualify_reason=lead.disqualify_reason.value if lead.disqualify_reason else None,
         final_outcome=lead.final_outcome, data_issues=tuple(lead.data_issues or ()),
         calling_window=window, activities=activities,
+        assignment_why=_assignment_why(lead), phone_display=lead.phone_display,
     )
+
+
+def _assignment_why(lead: Lead) -> str | None:
+    from .board import assignment_why
+
+    return assignment_why(lead.routing_explanation, lead.owner_id)

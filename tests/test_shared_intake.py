@@ -95,6 +95,7 @@ def test_normalisation() -> None:
     assert (lead.first_name, lead.email, lead.phone) == ("Ada", "ada@example.com",
                                                          "+14155550134")
     assert (lead.country, lead.timezone, lead.data_issues) == ("US", "America/Los_Angeles", ())
+    assert lead.phone_display == "+1 415-555-0134"  # stored beside E.164 for first paint
     de = parse_payload({"first_name": "A", "last_name": "B", "email": "a@b.de",
                         "country": "DE"}, now=NOW)
     assert (de.timezone, de.data_issues) == ("Europe/Berlin", ())
@@ -171,8 +172,9 @@ def test_created_leads_are_classified_scored_given_an_sla_and_routed(db: PoolDb)
          "country": "DE", "inquiry": "newsletter"},
     ], now=NOW)
     hot, acme, euro = (db.q("SELECT lead_class, priority, score, sla_due_at, owner_id, team_id, "
-                            "timezone, routing_explanation FROM leads WHERE id = %s",
-                            (i.lead_id,))[0] for i in summary.items)
+                            "timezone, routing_explanation, phone_display FROM leads "
+                            "WHERE id = %s", (i.lead_id,))[0] for i in summary.items)
+    assert hot[8] == "+1 212-555-0199" and acme[8] is None
     assert hot[:4] == ("high_intent", 1, 50, NOW + timedelta(minutes=5))
     assert hot[4] in (db.ann, db.bob) and hot[6] == "America/New_York"
     assert hot[7]["classification"]["why"] == "asked for demo"

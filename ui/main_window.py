@@ -225,6 +225,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._opened_at: datetime | None = None
         self._wrap: Any | None = None
         self._writes_pending = 0
+        #: ids of failures a write already told the rep about (``_on_task_failed`` skips them).
+        self._told_failures: set[int] = set()
         self._after_writes: list[Callable[[], None]] = []
         self._when_ready: list[Callable[[], None]] = []
         self._after_wrap: Callable[[], None] | None = None
@@ -1419,6 +1421,11 @@ class MainWindow(QtWidgets.QMainWindow):
             if isinstance(exc, ActionRefused | LookupError | ValueError):
                 self.sig_action_refused.emit(name, str(exc))
                 self._refuse(str(exc), dialog=True)
+            elif (words := _unreachable_words(exc, write=True)) is not None:
+                # The shared database went away: say plainly it was NOT saved.
+                self._told_failures.add(id(exc))
+                self.sig_action_refused.emit(name, words)
+                self._refuse(words, dialog=True)
             self._after_wrap = None
             self._run_after_writes()
 
@@ -1453,9 +1460,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_task_failed(self, label: str, exc: BaseException) -> None:
         from leadqueue.workspace import ActionRefused
 
-        message = str(exc) or exc.__class__.__name__
+        if id(exc) in self._told_failures:  # a write's "not saved", already said
+            self._told_failures.discard(id(exc))
+            self.sig_error.emit(_unreachable_words(exc, write=True) or str(exc))
+            return
+        words = _unreachable_words(exc, write=label.startswith(_SAVING_TASKS))
+        message = words or str(exc) or exc.__class__.__name__
         if not isinstance(exc, ActionRefused):
-            self.statusBar().showMessage(f"{label}: {message}", 15000)
+            self.statusBar().showMessage(words or f"{label}: {message}", 15000)
         self.sig_error.emit(message)
 
     def _update_actions(self) -> None:
@@ -1471,6 +1483,22 @@ class MainWindow(QtWidgets.QMainWindow):
                 enabled = self._call is not None
             action.setEnabled(enabled)
         self.call_bar.setVisible(self._call is not None)
+
+
+#: Tasks besides ``_write`` that save what the person did (snoozing, dismissing
+#: a notification, quiet hours, the rules editor's "save …"): when the shared
+#: database is out of reach, they say it was NOT saved.
+_SAVING_TASKS = ("snooze notification", "notifications seen", "quiet hours", "save ")
+
+
+def _unreachable_words(exc: BaseException, write: bool = False) -> str | None:
+    """Plain words when ``exc`` is the shared database being out of reach (the
+    core's classifier, ``leadqueue.shared.connect``); None for anything else."""
+    if isinstance(exc, ValueError | LookupError):  # a refusal: its own words
+        return None
+    from leadqueue.shared.connect import failure_message
+
+    return failure_message(exc, write=write)
 
 
 #: The fields the new-lead form asks for (the rest keep NewLead's defaults).

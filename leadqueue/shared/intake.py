@@ -120,6 +120,8 @@ class NewLead:
     external_id: str | None = None
     email: str | None = None
     phone: str | None = None
+    #: The phone as people read it, stored beside the E.164 text (leads.phone_display).
+    phone_display: str | None = None
     company: str | None = None
     title: str | None = None
     source: str | None = None
@@ -270,6 +272,7 @@ def parse_payload(payload: Any, *, now: datetime, default_source: str | None = N
             del values["phone"]
         else:
             values["phone"] = result.e164
+            values["phone_display"] = result.display
             values.setdefault("country", result.region)
             zone = zone or result.timezone
     if not values.get("email") and not values.get("phone") \
@@ -287,7 +290,8 @@ def parse_payload(payload: Any, *, now: datetime, default_source: str | None = N
     return NewLead(
         first_name=values["first_name"], last_name=values["last_name"],
         created_at=values.get("created_at") or now, external_id=values.get("external_id"),
-        email=values.get("email"), phone=values.get("phone"), company=values.get("company"),
+        email=values.get("email"), phone=values.get("phone"),
+        phone_display=values.get("phone_display"), company=values.get("company"),
         title=values.get("title"), source=values.get("source"), country=values.get("country"),
         state=values.get("state"), territory=values.get("territory"),
         company_size=values.get("company_size"),
@@ -604,8 +608,9 @@ class _Batch:
         self.conn.execute(insert(Lead.__table__).values(
             id=lead_id, version=1, updated_at=self.now, external_id=lead.external_id,
             first_name=lead.first_name, last_name=lead.last_name, company=lead.company,
-            title=lead.title, email=lead.email, phone=lead.phone, source=lead.source,
-            owner_id=decision.owner_id, team_id=team_id, account_id=decision.account_id,
+            title=lead.title, email=lead.email, phone=lead.phone,
+            phone_display=lead.phone_display, source=lead.source, owner_id=decision.owner_id,
+            team_id=team_id, account_id=decision.account_id,
             priority=cls.priority, lead_class=cls.lead_class.value,
             status=LeadStatus.NEW.value, created_at=lead.created_at,
             assigned_at=self.now if decision.owner_id else None,

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 07:08:28.761007
+Create Date: 2026-11-26 08:02:38.692390
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('step_scheduled_at', leadqueue.dbtypes.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('phone_display', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('last_inbound_at', leadqueue.dbtypes.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('sla_due_at', leadqueue.dbtypes.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('scored_at', leadqueue.dbtypes.UTCDateTime(timezone=True), nullable=True))
@@ -90,6 +91,7 @@ def downgrade() -> None:
         batch_op.drop_column('scored_at')
         batch_op.drop_column('sla_due_at')
         batch_op.drop_column('last_inbound_at')
+        batch_op.drop_column('phone_display')
 
     with op.batch_alter_table('cadence_enrollments', schema=None) as batch_op:
         batch_op.drop_column('step_scheduled_at')
