@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from . import commands as _commands
@@ -32,6 +32,48 @@ def add_db_argument(parser: argparse.ArgumentParser, *, required: bool = False,
         metavar="PATH|URL",
         help=help or "local store path, or a database URL (postgresql://…, sqlite:///…)",
     )
+
+
+def shared_url(db: str, *, who: str = "this command works") -> str:
+    """``--db`` for the shared-database commands: a PostgreSQL URL, else UsageError."""
+    if not db.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise UsageError(f"--db: {who} on a shared PostgreSQL database "
+                         f"(postgresql://…), not {db!r}")
+    return db.replace("postgres://", "postgresql://", 1)
+
+
+def read_json(name: str, *, if_empty: str | None = None) -> Any:
+    """The parsed JSON of file ``name`` (``-``: standard input).
+
+    Every way the file can be unusable is one UsageError naming it (missing,
+    a folder, not UTF-8, unreadable, malformed JSON with line and column).
+    ``if_empty``: the message for a blank file, when it deserves more than
+    JSON's "Expecting value" (it says what the file should hold).
+    """
+    import json
+
+    label = "standard input" if name == "-" else name
+    try:
+        if name == "-":
+            text = sys.stdin.read()
+        else:
+            with open(name, encoding="utf-8") as fh:
+                text = fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{name} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+    if if_empty is not None and not text.strip():
+        raise UsageError(f"{label} {if_empty}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}") from None
 
 
 class _NotTheWindow(Exception):

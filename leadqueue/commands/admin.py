@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import UsageError, add_db_argument
+from ..cli import UsageError, add_db_argument, shared_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -54,10 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _shared_url(args: argparse.Namespace) -> str:
-    if not args.db.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        raise UsageError(f"--db: admin commands work on a shared PostgreSQL database "
-                         f"(postgresql://…), not {args.db!r}")
-    return args.db.replace("postgres://", "postgresql://", 1)
+    return shared_url(args.db, who="admin commands work")
 
 
 def _password_from_stdin(args: argparse.Namespace) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_db_argument
+from ..cli import add_db_argument, shared_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,7 +28,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ..shared.admin import connect
     from ..shared.claims import ClaimRefused, claim_next, lead_summary
-    from .intake import shared_url
 
     url = shared_url(args.db)
     # autocommit: each call is one server round trip (the function is the transaction)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import UsageError, add_db_argument
+from ..cli import UsageError, add_db_argument, shared_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ..shared.csv_import import CsvError, import_csv, parse_mapping
     from ..store import open_database
-    from .intake import shared_url
 
     url = shared_url(args.db)
     try:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from ..cli import UsageError, add_db_argument
+from ..cli import UsageError, add_db_argument, read_json, shared_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,39 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--report", choices=["text", "json"], default="text",
                    help="how to print the result per item (default: text)")
     p.set_defaults(func=run)
-
-
-def shared_url(db: str) -> str:
-    """``--db`` for the shared-database commands: a PostgreSQL URL."""
-    if not db.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        raise UsageError(f"--db: this command works on a shared PostgreSQL database "
-                         f"(postgresql://…), not {db!r}")
-    return db.replace("postgres://", "postgresql://", 1)
-
-
-def read_json(name: str) -> Any:
-    import json
-
-    label = "standard input" if name == "-" else name
-    try:
-        if name == "-":
-            text = sys.stdin.read()
-        else:
-            with open(name, encoding="utf-8") as fh:
-                text = fh.read()
-    except FileNotFoundError:
-        raise UsageError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{name} is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{label} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                         f"column {exc.colno}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,10 +8,9 @@ nothing is written; exit code 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from ..cli import UsageError, add_db_argument
+from ..cli import UsageError, add_db_argument, read_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,42 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run)
 
 
-def read_document(name: str) -> Any:
-    """The parsed JSON of ``name`` (``-``: stdin); UsageError with line/column when malformed."""
-    import json
-
-    label = "standard input" if name == "-" else name
-    try:
-        if name == "-":
-            text = sys.stdin.read()
-        else:
-            with open(name, encoding="utf-8") as fh:
-                text = fh.read()
-    except FileNotFoundError:
-        raise UsageError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{name} is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
-    if not text.strip():
-        raise UsageError(f"{label} is empty (expected a JSON object with teams, users, "
-                         "leads, activities)")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{label} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                         f"column {exc.colno}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from ..loader import LoadError, load_document
     from ..store import inspect_store, is_url, open_database, sqlite_path_of, to_url
 
-    doc = read_document(args.file)
+    doc = read_json(args.file, if_empty="is empty (expected a JSON object with teams, "
+                                       "users, leads, activities)")
     target = args.db
     created = None
     if not is_url(target) or target.startswith("sqlite:///"):

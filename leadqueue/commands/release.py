@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import UsageError, add_db_argument
+from ..cli import UsageError, add_db_argument, shared_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +20,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ..shared.admin import connect
     from ..shared.claims import ClaimRefused, release
-    from .intake import shared_url
 
     url = shared_url(args.db)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..cli import UsageError, add_db_argument
+from ..cli import UsageError, add_db_argument, read_json, shared_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ..shared.intake import dry_run
     from ..store import open_database
-    from .intake import read_json, shared_url
 
     if not args.dry_run:
         raise UsageError("route only does dry runs: add --dry-run (new leads are routed by "
