@@ -447,11 +447,43 @@ def _encrypted(con, password: str, login: str) -> str:  # type: ignore[no-untype
                                        b"scram-sha-256").decode()
 
 
-def _check_login_role(cur, login: str, email: str, prefix: str) -> bool:  # type: ignore[no-untyped-def]
-    """Whether ``login`` exists; refuses a role that must not become a person's."""
+def _check_login_name(login: str) -> None:
+    if not _LOGIN_RE.match(login):
+        raise AdminError(f"--login: {login!r} is not a usable role name "
+                         "(lower-case letters, digits, _; at most 63 characters)")
+
+
+def _refuse_reserved(login: str, prefix: str) -> None:
     if login.startswith(prefix):
         raise AdminError(f"--login: names starting with {prefix!r} are reserved for "
                          "LeadQueue's group roles")
+
+
+def _enable_login(con, cur, login: str, password: str | None,  # type: ignore[no-untyped-def]
+                  exists: bool) -> None:
+    """Create the login role, or let an existing one log in again (re-adding a
+    disabled login re-enables it), with ``password`` when one is given."""
+    q = _quote
+    if exists:
+        clause = " PASSWORD " + _literal(con, _encrypted(con, password, login)) \
+            if password is not None else ""
+        cur.execute(f"ALTER ROLE {q(login)} LOGIN{clause}")
+    else:
+        assert password is not None
+        cur.execute(f"CREATE ROLE {q(login)} LOGIN INHERIT PASSWORD "
+                    + _literal(con, _encrypted(con, password, login)))
+
+
+def _disable_login(cur, role: str) -> None:  # type: ignore[no-untyped-def]
+    """NOLOGIN for ``role``, if the role still exists."""
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    if cur.fetchone() is not None:
+        cur.execute(f"ALTER ROLE {_quote(role)} NOLOGIN")
+
+
+def _check_login_role(cur, login: str, email: str, prefix: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``login`` exists; refuses a role that must not become a person's."""
+    _refuse_reserved(login, prefix)
     cur.execute("SELECT rolsuper, rolcreaterole, rolbypassrls, rolreplication FROM pg_roles "
                 "WHERE rolname = %s", (login,))
     row = cur.fetchone()
@@ -502,9 +534,7 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
     if not team:
         raise AdminError("--team: a team name is required")
     login = (login or login_from_email(email_n)).strip()
-    if not _LOGIN_RE.match(login):
-        raise AdminError(f"--login: {login!r} is not a usable role name "
-                         "(lower-case letters, digits, _; at most 63 characters)")
+    _check_login_name(login)
     now = now or datetime.now(UTC)
     q = _quote
     with connect(url) as con:
@@ -518,15 +548,7 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
         generated = None
         if password is None and not role_exists:
             password = generated = generate_password()
-        if role_exists:
-            # LOGIN again: re-adding a disabled person re-enables them.
-            clause = " PASSWORD " + _literal(con, _encrypted(con, password, login)) \
-                if password is not None else ""
-            cur.execute(f"ALTER ROLE {q(login)} LOGIN{clause}")
-        else:
-            assert password is not None
-            cur.execute(f"CREATE ROLE {q(login)} LOGIN INHERIT PASSWORD "
-                        + _literal(con, _encrypted(con, password, login)))
+        _enable_login(con, cur, login, password, role_exists)
         for r in ROLES:
             group = roles.group_for(r)
             cur.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, group))
@@ -562,9 +584,7 @@ def add_user(url: str, *, email: str, name: str, role: str, team: str,
             if old_login and old_login != login:
                 # The person moved to a new login: the old one may not log in
                 # as them any more (it no longer maps to a users row anyway).
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (old_login,))
-                if cur.fetchone() is not None:
-                    cur.execute(f"ALTER ROLE {q(old_login)} NOLOGIN")
+                _disable_login(cur, old_login)
         con.commit()
     return UserResult(str(user_id), email_n, login, urow is None, team_created, generated,
                       password is not None)
@@ -596,18 +616,14 @@ def add_intake_login(url: str, *, login: str, password: str | None = None) -> In
     it again re-enables the login and keeps its password unless one is given.
     """
     login = (login or "").strip()
-    if not _LOGIN_RE.match(login):
-        raise AdminError(f"--login: {login!r} is not a usable role name "
-                         "(lower-case letters, digits, _; at most 63 characters)")
+    _check_login_name(login)
     q = _quote
     with connect(url) as con:
         cur = con.cursor()
         _require_createrole(cur, "add-user --role intake")
         prefix = _prefix_of(cur)
         roles = S.Roles(prefix)
-        if login.startswith(prefix):
-            raise AdminError(f"--login: names starting with {prefix!r} are reserved for "
-                             "LeadQueue's group roles")
+        _refuse_reserved(login, prefix)
         cur.execute("SELECT rolsuper, rolcreaterole, rolbypassrls, rolreplication FROM pg_roles "
                     "WHERE rolname = %s", (login,))
         row = cur.fetchone()
@@ -627,14 +643,8 @@ def add_intake_login(url: str, *, login: str, password: str | None = None) -> In
         generated = None
         if password is None and not exists:
             password = generated = generate_password()
-        if exists:
-            clause = " PASSWORD " + _literal(con, _encrypted(con, password, login)) \
-                if password is not None else ""
-            cur.execute(f"ALTER ROLE {q(login)} LOGIN{clause}")
-        else:
-            assert password is not None
-            cur.execute(f"CREATE ROLE {q(login)} LOGIN INHERIT PASSWORD "
-                        + _literal(con, _encrypted(con, password, login)))
+        _enable_login(con, cur, login, password, exists)
+        if not exists:
             cur.execute(f"GRANT {q(roles.intake)} TO {q(login)}")
         # Only the intake group: a person's group granted by hand would let the
         # system read and write as a person (it has no users row, but still).
@@ -711,9 +721,7 @@ def disable_user(url: str, *, email: str | None = None,
                         "version = version + 1, updated_at = now() "
                         "WHERE id = %s AND NOT disabled", (user_id,))
         if db_role:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db_role,))
-            if cur.fetchone() is not None:
-                cur.execute(f"ALTER ROLE {_quote(db_role)} NOLOGIN")
+            _disable_login(cur, db_role)
         con.commit()
         ended: int | None = 0
         if db_role:
@@ -730,14 +738,17 @@ def disable_user(url: str, *, email: str | None = None,
     return DisableResult(email_n, db_role, ended)
 
 
-def connect_hint(url: str, login: str) -> str:
-    """What the person does to connect, in words (nobody's password in it)."""
+def _server_of(url: str) -> tuple[str, int, str]:
+    """(host, port, database) of ``url``, with libpq's defaults."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(libpq_url(url))
-    host = parts.hostname or "localhost"
-    port = parts.port or 5432
-    db = parts.path.lstrip("/")
+    return parts.hostname or "localhost", parts.port or 5432, parts.path.lstrip("/")
+
+
+def connect_hint(url: str, login: str) -> str:
+    """What the person does to connect, in words (nobody's password in it)."""
+    host, port, db = _server_of(url)
     return (f"to connect: in LeadQueue choose File > Connect to shared database… and enter "
             f"host {host}, port {port}, database {db}, user {login} and the password\n"
             f"  (the app keeps it in the OS keyring); or: psql \"host={host} port={port} "
@@ -746,11 +757,8 @@ def connect_hint(url: str, login: str) -> str:
 
 def intake_hint(url: str, login: str) -> str:
     """How another system hands in a lead with an intake login (no password in it)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(libpq_url(url))
-    conninfo = (f"host={parts.hostname or 'localhost'} port={parts.port or 5432} "
-                f"dbname={parts.path.lstrip('/')} user={login}")
+    host, port, db = _server_of(url)
+    conninfo = f"host={host} port={port} dbname={db} user={login}"
     return (f"the system connects with \"{conninfo}\" and the password, and hands in each "
             "lead as\n  INSERT INTO intake (id, received_at, source_system, payload) VALUES "
             "(gen_random_uuid(), now(), 'webform', '{\"first_name\": …}'::jsonb)\n"
