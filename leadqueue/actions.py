@@ -79,7 +79,7 @@ from .model import (
     Template,
     User,
 )
-from .queue import CALLBACK_LEAD_TIME
+from .queue import CALLBACK_LEAD_TIME, cadence_step_label
 from .rules import lifecycle
 from .rules.cadence import step_due_at
 from .rules.calling_window import DEFAULT_WINDOW_END, DEFAULT_WINDOW_START
@@ -104,13 +104,6 @@ SETTABLE_STATUSES = (LeadStatus.WORKING, LeadStatus.MEETING, LeadStatus.CONVERTE
 #: few seconds after the proposal was made).
 NEXT_STEP_GRACE = timedelta(minutes=1)
 TOUCH_KINDS = (ActivityKind.EMAIL, ActivityKind.SMS, ActivityKind.SOCIAL)
-_CHANNEL_OF_KIND = {
-    NextStepKind.CALL: Channel.CALL, NextStepKind.CALLBACK: Channel.CALL,
-    NextStepKind.EMAIL: Channel.EMAIL, NextStepKind.SMS: Channel.SMS,
-    NextStepKind.SOCIAL: Channel.SOCIAL,
-}
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -342,9 +335,10 @@ class _Act:
         start, _ = self.window(lead)
         due = step_due_at(enr.enrolled_at, step.day_offset, lead.timezone, step.local_time, start,
                           cadence.skip_weekends if cadence else True)
-        number = steps.index(step) + 1
-        return CadenceStepDue(step.channel, due,
-                              f"Step {number} of {len(steps)} ({step.channel.value})")
+        label = cadence_step_label({st.position: st.channel.value for st in steps},
+                                   step.position)
+        assert label is not None  # step is one of steps
+        return CadenceStepDue(step.channel, due, label)
 
     def context(self, lead: Lead, *, completing: bool) -> OutcomeContext:
         start, end = self.window(lead)
@@ -820,7 +814,7 @@ def template_for(s: Session, me: PersonView, lead_id: uuid.UUID) -> Any:
     for the next step's channel; a lead never worked gets the call script
     (phone first while intent is hot); otherwise None.
     """
-    from .templates import DEFAULT_TEMPLATES, render
+    from .templates import default_template, merge_values, render
 
     lead = s.get(Lead, lead_id)
     if lead is None or lead.deleted_at is not None:
@@ -834,19 +828,8 @@ def template_for(s: Session, me: PersonView, lead_id: uuid.UUID) -> Any:
             CadenceStep.cadence_id == enr.cadence_id, CadenceStep.position == enr.current_step,
             CadenceStep.deleted_at.is_(None)))
         template = s.get(Template, template_id) if template_id else None
-    values = {"first_name": lead.first_name, "last_name": lead.last_name,
-              "company": lead.company, "product_interest": lead.product_interest,
-              "source": _words(lead.source) if lead.source else None, "rep_name": me.name}
+    values = merge_values(lead, me.name)
     if template is not None and template.deleted_at is None:
         return render(template.name, Channel(template.channel).value, template.subject,
                       template.body, values)
-    if lead.next_step_kind is not None:
-        channel = _CHANNEL_OF_KIND.get(NextStepKind(lead.next_step_kind))
-    elif lead.first_action_at is None:
-        channel = Channel.CALL
-    else:
-        channel = None
-    if channel is None:
-        return None
-    name, subject, body = DEFAULT_TEMPLATES[channel]
-    return render(name, channel.value, subject, body, values)
+    return default_template(lead.next_step_kind, lead.first_action_at, values)

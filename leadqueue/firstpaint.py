@@ -8,8 +8,9 @@ the real :class:`~leadqueue.workspace.Workspace` opens in the background and
 takes over for everything after (every write, every later read).
 
 Nothing here decides anything: the ranking is :func:`leadqueue.queue.fetch_ranking`
-(whose SQLite path already reads through the driver) and the reasons are
-:func:`leadqueue.queue.explain`. What this module repeats is the *reading* of
+(whose SQLite path already reads through the driver) and the rows, with their
+reasons, are built by :func:`leadqueue.queue.queue_views`, as for the
+workspace. What this module repeats is the *reading* of
 display fields that ``queue.ranked_queue``, ``Workspace.lead``,
 ``Workspace.cadence_step_label`` and ``Workspace.render_template`` do through
 SQLAlchemy; ``tests/test_firstpaint.py`` proves on real stores that every
@@ -31,15 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .enums import Channel, DataIssue, NextStepKind, Role
-from .views import ActivityView, LeadDetail, PersonView, QueueRow, RankedQueue
+from .enums import Role
+from .views import ActivityView, LeadDetail, PersonView, RankedQueue
 
 _ROLE_ORDER = {Role.REP.value: 0, Role.TEAM_LEAD.value: 1, Role.ADMIN.value: 2}
-_CHANNEL_OF_KIND = {
-    NextStepKind.CALL.value: Channel.CALL, NextStepKind.CALLBACK.value: Channel.CALL,
-    NextStepKind.EMAIL.value: Channel.EMAIL, NextStepKind.SMS.value: Channel.SMS,
-    NextStepKind.SOCIAL.value: Channel.SOCIAL,
-}
 
 
 @dataclass(frozen=True)
@@ -110,57 +106,29 @@ def choose_person(people: Sequence[PersonView], as_email: str | None) -> PersonV
 
 
 def read_ranked_queue(con: sqlite3.Connection, me: PersonView, now: datetime) -> RankedQueue:
-    """``queue.ranked_queue`` for ``me``: the same ranking, display fields read here."""
-    from .queue import LeadFacts, Ranked, explain, fetch_ranking
-    from .rules.calling_window import lead_zone
+    """``queue.ranked_queue`` for ``me``: the same ranking and views, display fields read here."""
+    from .queue import DISPLAY_COLUMNS, LeadDisplay, fetch_ranking, queue_views, ranked_ids
 
     ranking = fetch_ranking(_Connection(con), me.id, me.team_id, now)  # type: ignore[arg-type]
-    chosen = [r.candidate.id for r in (*ranking.callable, *ranking.later, *ranking.upcoming)]
-    details: dict[uuid.UUID, tuple[Any, ...]] = {}
+    chosen = ranked_ids(ranking)
+    details: dict[uuid.UUID, LeadDisplay] = {}
     for ids in _chunks([i.hex for i in chosen]):
         marks = ",".join("?" * len(ids))
-        for row in con.execute(
-                "SELECT id, external_id, first_name, last_name, company, lead_class, source,"
-                " phone, email, next_step, score_breakdown, data_issues FROM leads"
-                f" WHERE id IN ({marks})", ids):
-            details[uuid.UUID(hex=row[0])] = row
-    labels = read_cadence_labels(con, chosen)
-
-    def view(r: Ranked) -> QueueRow:
-        c = r.candidate
-        (_i, external_id, first, last, company, lead_class, source, phone, email, next_step,
-         breakdown, issues) = details[c.id]
-        issues = _json(issues) or []
-        facts = LeadFacts(source, lead_class, next_step, _json(breakdown) or (), issues,
-                          labels.get(c.id))
-        flags = list(issues)
-        if not r.local_time_known and DataIssue.TIMEZONE_UNKNOWN.value not in flags:
-            flags.append(DataIssue.TIMEZONE_UNKNOWN.value)
-        zone = lead_zone(c.timezone)
-        return QueueRow(
-            id=c.id, external_id=external_id,
-            name=f"{first or ''} {last or ''}".strip(), company=company,
-            priority=c.priority, status=str(c.status), lead_class=str(lead_class),
-            source=source, phone=phone, email=email, timezone=c.timezone, score=c.score,
-            created_at=c.created_at, next_step=next_step,
-            next_step_kind=str(c.next_step_kind) if c.next_step_kind else None,
-            next_step_at=c.next_step_at, sla_due_at=r.sla_due_at, tier=r.tier,
-            reasons=explain(r, facts, now), data_issues=tuple(flags),
-            local_time=now.astimezone(zone) if zone else None,
-            window_opens_at=r.window_opens_at, due_at=r.upcoming_at,
-            snoozed_until=c.snoozed_until, cadence_step=labels.get(c.id),
-        )
-
-    return RankedQueue(
-        callable=tuple(view(r) for r in ranking.callable),
-        later=tuple(view(r) for r in ranking.later),
-        upcoming=tuple(view(r) for r in ranking.upcoming),
-    )
+        for (lead_id, external_id, first, last, company, lead_class, source, phone, email,
+             next_step, breakdown, issues) in con.execute(
+                f"SELECT {', '.join(DISPLAY_COLUMNS)} FROM leads WHERE id IN ({marks})", ids):
+            key = uuid.UUID(hex=lead_id)
+            details[key] = LeadDisplay(key, external_id, first, last, company, lead_class,
+                                       source, phone, email, next_step, _json(breakdown),
+                                       _json(issues))
+    return queue_views(ranking, details, read_cadence_labels(con, chosen), now)
 
 
 def read_cadence_labels(con: sqlite3.Connection, lead_ids: Sequence[uuid.UUID]
                         ) -> dict[uuid.UUID, str]:
     """``queue.cadence_labels``: "Step 3 of 6 (call)" per lead in an active cadence."""
+    from .queue import cadence_step_label
+
     labels: dict[uuid.UUID, str] = {}
     for ids in _chunks([i.hex for i in lead_ids]):
         marks = ",".join("?" * len(ids))
@@ -178,11 +146,9 @@ def read_cadence_labels(con: sqlite3.Connection, lead_ids: Sequence[uuid.UUID]
                 f" WHERE cadence_id IN ({marks}) AND deleted_at IS NULL", cadences):
             steps.setdefault(cid, {})[position] = channel
         for lead_id, cid, current in rows:
-            known = steps.get(cid, {})
-            if current in known:
-                ordered = sorted(known)
-                labels[uuid.UUID(hex=lead_id)] = (
-                    f"Step {ordered.index(current) + 1} of {len(known)} ({known[current]})")
+            label = cadence_step_label(steps.get(cid, {}), current)
+            if label is not None:
+                labels[uuid.UUID(hex=lead_id)] = label
     return labels
 
 
@@ -261,12 +227,9 @@ def read_calling_window(con: sqlite3.Connection,
 
 def read_template(con: sqlite3.Connection, lead: LeadDetail, me: PersonView) -> Any:
     """``Workspace.render_template``: the current step's template, fields filled."""
-    from .templates import DEFAULT_TEMPLATES, render
+    from .templates import default_template, merge_values, render
 
-    values = {"first_name": lead.first_name, "last_name": lead.last_name,
-              "company": lead.company, "product_interest": lead.product_interest,
-              "source": lead.source.replace("_", " ") if lead.source else None,
-              "rep_name": me.name}
+    values = merge_values(lead, me.name)
     enrolled = con.execute(
         "SELECT cadence_id, current_step FROM cadence_enrollments WHERE lead_id = ?"
         " AND status = 'active' AND deleted_at IS NULL LIMIT 1", (lead.id.hex,)).fetchone()
@@ -279,16 +242,7 @@ def read_template(con: sqlite3.Connection, lead: LeadDetail, me: PersonView) -> 
         if found is not None:
             name, channel, subject, body = found
             return render(name, channel, subject, body, values)
-    if lead.next_step_kind is not None:
-        channel = _CHANNEL_OF_KIND.get(lead.next_step_kind)
-    elif lead.first_action_at is None:
-        channel = Channel.CALL
-    else:
-        channel = None
-    if channel is None:
-        return None
-    name, subject, body = DEFAULT_TEMPLATES[channel]
-    return render(name, channel.value, subject, body, values)
+    return default_template(lead.next_step_kind, lead.first_action_at, values)
 
 
 def read_first_paint(path: str | Path, as_email: str | None, now: datetime,

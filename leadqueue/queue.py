@@ -611,26 +611,61 @@ def _chunks(ids: list[uuid.UUID], size: int = 500) -> Iterable[list[uuid.UUID]]:
         yield ids[start:start + size]
 
 
+#: The lead columns a queue row shows beyond what ranking reads, in
+#: :class:`LeadDisplay` order (read by :func:`ranked_queue` and, without the
+#: ORM, by ``leadqueue.firstpaint``).
+DISPLAY_COLUMNS = ("id", "external_id", "first_name", "last_name", "company", "lead_class",
+                   "source", "phone", "email", "next_step", "score_breakdown", "data_issues")
+
+
+class LeadDisplay(NamedTuple):
+    """One lead's :data:`DISPLAY_COLUMNS`, the JSON columns decoded."""
+
+    id: uuid.UUID
+    external_id: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    lead_class: str
+    source: str | None
+    phone: str | None
+    email: str | None
+    next_step: str | None
+    score_breakdown: Sequence[Mapping[str, Any]] | None
+    data_issues: Sequence[str] | None
+
+
 def ranked_queue(conn: Connection, rep_id: uuid.UUID, rep_team_id: uuid.UUID | None,
                  now: datetime, limit: int | None = None) -> RankedQueue:
     """The rep's queue as frozen views, each row with its reasons."""
     from sqlalchemy import select
 
     from .model import Lead
-    from .views import QueueRow, RankedQueue
 
     ranking = fetch_ranking(conn, rep_id, rep_team_id, now, limit)
-    chosen = [r.candidate.id for r in (*ranking.callable, *ranking.later, *ranking.upcoming)]
+    chosen = ranked_ids(ranking)
     t = Lead.__table__.c
     details: dict[uuid.UUID, Any] = {}
     for ids in _chunks(chosen):
-        for row in conn.execute(
-            select(t.id, t.external_id, t.first_name, t.last_name, t.company, t.lead_class,
-                   t.source, t.phone, t.email, t.next_step, t.score_breakdown, t.data_issues)
-            .where(t.id.in_(ids))
-        ):
+        for row in conn.execute(select(*(t[name] for name in DISPLAY_COLUMNS))
+                                .where(t.id.in_(ids))):
             details[row.id] = row
-    labels = cadence_labels(conn, chosen)
+    return queue_views(ranking, details, cadence_labels(conn, chosen), now)
+
+
+def ranked_ids(ranking: Ranking) -> list[uuid.UUID]:
+    """The ids of every lead that made the cut: callable, later, upcoming."""
+    return [r.candidate.id for r in (*ranking.callable, *ranking.later, *ranking.upcoming)]
+
+
+def queue_views(ranking: Ranking, details: Mapping[uuid.UUID, Any],
+                labels: Mapping[uuid.UUID, str], now: datetime) -> RankedQueue:
+    """The ranked leads as frozen views, each row with its reasons.
+
+    ``details`` holds each lead's :class:`LeadDisplay` fields (any row with
+    those attributes); ``labels`` the cadence step labels of the leads in one.
+    """
+    from .views import QueueRow, RankedQueue
 
     def view(r: Ranked) -> QueueRow:
         c = r.candidate
@@ -662,9 +697,18 @@ def ranked_queue(conn: Connection, rep_id: uuid.UUID, rep_team_id: uuid.UUID | N
     )
 
 
+def cadence_step_label(channels: Mapping[int, str], position: int) -> str | None:
+    """"Step 3 of 6 (call)": where ``position`` stands among a cadence's live
+    steps (``channels``: position -> channel); None when it is not one of them."""
+    if position not in channels:
+        return None
+    number = sorted(channels).index(position) + 1
+    return f"Step {number} of {len(channels)} ({channels[position]})"
+
+
 def cadence_labels(conn: Connection, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """"Step 3 of 6 (call)" for each lead with an active cadence enrollment."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from .enums import EnrollmentStatus
     from .model import CadenceEnrollment, CadenceStep
@@ -680,26 +724,16 @@ def cadence_labels(conn: Connection, lead_ids: Sequence[uuid.UUID]) -> dict[uuid
         ).all()
         if not rows:
             continue
-        cadence_ids = {r.cadence_id for r in rows}
         steps: dict[uuid.UUID, dict[int, str]] = {}
-        totals: dict[uuid.UUID, int] = {}
         for cid, position, channel in conn.execute(
             select(s.cadence_id, s.position, s.channel)
-            .where(s.cadence_id.in_(cadence_ids), s.deleted_at.is_(None))
+            .where(s.cadence_id.in_({r.cadence_id for r in rows}), s.deleted_at.is_(None))
         ):
             steps.setdefault(cid, {})[position] = str(channel)
-        for cid, count in conn.execute(
-            select(s.cadence_id, func.count()).where(s.cadence_id.in_(cadence_ids),
-                                                     s.deleted_at.is_(None))
-            .group_by(s.cadence_id)
-        ):
-            totals[cid] = count
         for r in rows:
-            ordered = sorted(steps.get(r.cadence_id, {}))
-            if r.current_step in steps.get(r.cadence_id, {}):
-                number = ordered.index(r.current_step) + 1
-                channel = steps[r.cadence_id][r.current_step]
-                labels[r.lead_id] = f"Step {number} of {totals[r.cadence_id]} ({channel})"
+            label = cadence_step_label(steps.get(r.cadence_id, {}), r.current_step)
+            if label is not None:
+                labels[r.lead_id] = label
     return labels
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .enums import Channel
+from .enums import Channel, NextStepKind
 
 #: Every merge field a template may use, with what it stands for.
 MERGE_FIELDS: dict[str, str] = {
@@ -150,3 +151,37 @@ DEFAULT_TEMPLATES: dict[Channel, tuple[str, str | None, str]] = {
         "Hi {first_name}, I saw {company} is looking at {product_interest}; happy to connect.",
     ),
 }
+
+
+#: The channel a next step of each kind goes out on.
+CHANNEL_OF_NEXT_STEP: dict[str, Channel] = {
+    NextStepKind.CALL: Channel.CALL, NextStepKind.CALLBACK: Channel.CALL,
+    NextStepKind.EMAIL: Channel.EMAIL, NextStepKind.SMS: Channel.SMS,
+    NextStepKind.SOCIAL: Channel.SOCIAL,
+}
+
+
+def merge_values(lead: Any, rep_name: str) -> dict[str, str | None]:
+    """The merge fields of ``lead`` (anything with the lead's name, company,
+    product interest and source) sent by ``rep_name``."""
+    return {"first_name": lead.first_name, "last_name": lead.last_name,
+            "company": lead.company, "product_interest": lead.product_interest,
+            "source": lead.source.replace("_", " ") if lead.source else None,
+            "rep_name": rep_name}
+
+
+def default_template(next_step_kind: str | None, first_action_at: Any,
+                     values: Mapping[str, str | None]) -> RenderedTemplate | None:
+    """The built-in template for a lead no cadence template fits: its next
+    step's channel's; a lead never worked gets the call script (phone first
+    while intent is hot); otherwise None."""
+    if next_step_kind is not None:
+        channel = CHANNEL_OF_NEXT_STEP.get(next_step_kind)
+    elif first_action_at is None:
+        channel = Channel.CALL
+    else:
+        channel = None
+    if channel is None:
+        return None
+    name, subject, body = DEFAULT_TEMPLATES[channel]
+    return render(name, channel.value, subject, body, values)
