@@ -52,7 +52,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .contact import normalize_email, normalize_phone, valid_timezone
+from .contact import normalize_email, phone_and_zone, valid_timezone
 from .enums import (
     ActivityKind,
     CallOutcome,
@@ -698,17 +698,7 @@ def wrap_up_state(s: Session, me: PersonView, now: datetime, lead_id: uuid.UUID,
 def _contact(phone: str | None, country: str | None, zone: str | None,
              email: str | None) -> dict[str, Any]:
     """Normalised phone/zone/email and the flags for what did not normalise."""
-    issues: list[str] = []
-    result = normalize_phone(phone, country)
-    if result.issue is not None:
-        issues.append(result.issue.value)
-    if zone:
-        if not valid_timezone(zone):
-            issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
-    else:
-        zone = result.timezone
-        if zone is None and phone:
-            issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
+    result, zone, issues = phone_and_zone(phone, country, zone)
     try:
         mail = normalize_email(email)
     except ValueError:

@@ -203,6 +203,30 @@ def normalize_phone(raw: str | None, default_region: str | None = None) -> Phone
                            number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
+
+def phone_and_zone(phone: str | None, country: str | None, zone: str | None
+                   ) -> tuple[PhoneResult, str | None, list[str]]:
+    """A lead's phone normalised, its time zone, and the flags for what did not normalise.
+
+    A given ``zone`` is the lead's; one that is not an IANA zone is kept as
+    given (nothing is lost) and flagged, so read it through
+    :func:`valid_timezone` before handing it to zoneinfo. Without one, the
+    phone's zone; a phone that does not tell it is flagged too.
+    """
+    issues: list[str] = []
+    result = normalize_phone(phone, country)
+    if result.issue is not None:
+        issues.append(result.issue.value)
+    if zone:
+        if not valid_timezone(zone):
+            issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
+    else:
+        zone = result.timezone
+        if zone is None and phone:
+            issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
+    return result, zone, issues
+
+
 _NOT_DIGITS = re.compile(r"\D")
 
 

@@ -22,11 +22,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .clock import parse_instant
-from .contact import normalize_email, normalize_phone, valid_timezone
+from .contact import normalize_email, phone_and_zone, valid_timezone
 from .enums import (
     ActivityKind,
     CallOutcome,
-    DataIssue,
     Direction,
     DisqualifyReason,
     LeadClass,
@@ -544,23 +543,10 @@ class _Validator:
 
 def _contact_fields(rec: dict[str, Any]) -> dict[str, Any]:
     """Phone, time zone, country and the data-issue flags of one lead."""
-    issues: list[str] = []
     raw_phone = rec.get("phone")
     country = rec.get("country")
     country = country.upper() if country else None
-    result = normalize_phone(raw_phone, country)
-    if result.issue is not None:
-        issues.append(result.issue.value)
-    zone = rec.get("timezone")
-    if zone:
-        if not valid_timezone(zone):
-            # Kept as given (nothing is lost) and flagged: read it through
-            # ``contact.valid_timezone`` before handing it to zoneinfo.
-            issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
-    else:
-        zone = result.timezone
-        if zone is None and raw_phone:
-            issues.append(DataIssue.TIMEZONE_UNKNOWN.value)
+    result, zone, issues = phone_and_zone(raw_phone, country, rec.get("timezone"))
     return {
         "phone": result.e164 or raw_phone,
         "phone_display": result.display,
