@@ -10,7 +10,6 @@ schedule for the small store.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -18,39 +17,12 @@ import pytest
 
 from leadqueue.clock import FakeClock
 from leadqueue.notify import NORMAL, QUIET, URGENT, Note, ProbeResult, QuietHours
+from leadqueue.schedule import DueEvent, NotificationView
 
 pytestmark = pytest.mark.gui
 
 from conftest import T0  # noqa: E402
 from test_gui_support import write_small_store  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Event:
-    """The shape of the core's DueEvent."""
-
-    at: datetime
-    lead_id: uuid.UUID
-    lead_name: str
-    kind: str
-    level: str
-    title: str
-    body: str
-    priority: int | None = None
-
-
-@dataclass(frozen=True)
-class Row:
-    """The shape of the core's NotificationView."""
-
-    id: uuid.UUID
-    lead_id: uuid.UUID | None
-    lead_name: str
-    level: str
-    title: str
-    body: str
-    created_at: datetime
-    priority: int | None = None
 
 
 class Recorder:
@@ -79,15 +51,15 @@ def scheduled_workspace(engine, email: str, clock: FakeClock):  # type: ignore[n
     from leadqueue.workspace import Workspace
 
     class Scheduled(Workspace):
-        events: list[Event]
-        rows: list[Row]
+        events: list[DueEvent]
+        rows: list[NotificationView]
 
-        def upcoming_events(self, horizon: timedelta = timedelta(hours=24)) -> tuple[Event, ...]:
+        def upcoming_events(self, horizon: timedelta = timedelta(hours=24)) -> tuple[DueEvent, ...]:
             self.asked += 1
             end = self.now() + horizon
             return tuple(sorted((e for e in self.events if e.at <= end), key=lambda e: e.at))
 
-        def pending_notifications(self) -> tuple[Row, ...]:
+        def pending_notifications(self) -> tuple[NotificationView, ...]:
             return tuple(r for r in self.rows if r.id not in self.seen
                          and self.snoozed.get(r.id, self.now()) <= self.now())
 
@@ -142,9 +114,9 @@ def start(qtbot, win, controller) -> None:  # type: ignore[no-untyped-def]
 
 def ev(ids, key: str, name: str, at: datetime, level: str = NORMAL,  # type: ignore[no-untyped-def]
        kind: str = "sla_deadline", title: str = "First response due",
-       priority: int | None = None) -> Event:
+       priority: int | None = None) -> DueEvent:
     lead = ids[key] if key in ids else uuid.uuid4()
-    return Event(at, lead, name, kind, level, title, f"{title} for {name}", priority)
+    return DueEvent(at, lead, name, kind, level, title, f"{title} for {name}", priority)
 
 
 def test_one_timer_armed_for_the_next_event_and_rearmed(qtbot, app_parts) -> None:  # type: ignore[no-untyped-def]
@@ -216,8 +188,8 @@ def test_events_within_seconds_batch_into_one_notification(qtbot, app_parts) -> 
 
 def test_worker_rows_are_picked_up_and_seen_only_when_acted_on(qtbot, app_parts) -> None:  # type: ignore[no-untyped-def]
     win, controller, os_notifier, ws, _clock, ids = app_parts
-    row = Row(uuid.uuid4(), ids["L4"], "Tom Hughes", URGENT, "Reassigned to you",
-              "Bob Rep did not respond in time", T0 - timedelta(minutes=1))
+    row = NotificationView(uuid.uuid4(), ids["L4"], "Tom Hughes", URGENT, "Reassigned to you",
+                           "Bob Rep did not respond in time", T0 - timedelta(minutes=1))
     ws.rows = [row]
     start(qtbot, win, controller)
     (note,) = os_notifier.notes
@@ -300,11 +272,12 @@ def test_an_urgent_p1_off_the_visible_queue_still_breaks_through_quiet_hours(  #
     team lead's escalation), still breaks through."""
     win, controller, os_notifier, ws, clock, ids = app_parts
     controller._quiet_override = controller._quiet_hours = QuietHours(time(0, 0), time(23, 59))
-    team_lead_row = Row(uuid.uuid4(), uuid.uuid4(), "Bea Other", URGENT,
-                        "SLA breach: P1 Bea Other", "No first response yet",
-                        T0 - timedelta(seconds=30), priority=1)
-    p2_row = Row(uuid.uuid4(), uuid.uuid4(), "Zed Else", URGENT, "Overdue: P2 Zed Else",
-                 "First response is overdue", T0 - timedelta(minutes=2), priority=2)
+    team_lead_row = NotificationView(uuid.uuid4(), uuid.uuid4(), "Bea Other", URGENT,
+                                     "SLA breach: P1 Bea Other", "No first response yet",
+                                     T0 - timedelta(seconds=30), priority=1)
+    p2_row = NotificationView(uuid.uuid4(), uuid.uuid4(), "Zed Else", URGENT,
+                              "Overdue: P2 Zed Else", "First response is overdue",
+                              T0 - timedelta(minutes=2), priority=2)
     ws.rows = [p2_row]
     win.search.setText("tom")  # Priya Shah (P1) is filtered out of the view
     start(qtbot, win, controller)
@@ -354,8 +327,8 @@ def test_snoozed_notification_comes_back(qtbot, app_parts) -> None:  # type: ign
 
 def test_snoozing_a_worker_row_goes_through_the_core(qtbot, app_parts) -> None:  # type: ignore[no-untyped-def]
     win, controller, os_notifier, ws, clock, ids = app_parts
-    row = Row(uuid.uuid4(), ids["L1"], "Priya Shah", NORMAL, "Team lead: SLA breached",
-              "Priya Shah waited 2 h", T0)
+    row = NotificationView(uuid.uuid4(), ids["L1"], "Priya Shah", NORMAL,
+                           "Team lead: SLA breached", "Priya Shah waited 2 h", T0)
     ws.rows = [row]
     start(qtbot, win, controller)
     with qtbot.waitSignal(controller.sig_armed, timeout=5_000,
