@@ -9,9 +9,10 @@ thread as long as one thread uses it at a time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
 from .enums import LeadStatus, Role
@@ -312,42 +313,43 @@ class Workspace(RulesActions):
             raise ActionRefused("You are offline: taking a lead from the pool needs the "
                                 "shared database. Everything else keeps working.") from None
 
-    def claim_next(self) -> QueueRow | None:
-        """Take the best unclaimed lead of my team's pool; None when it is empty."""
-        from .shared.claims import ClaimRefused, claim_next, lead_summary
+    @contextmanager
+    def _pool_call(self, offline: str) -> Iterator[Any]:
+        """A shared connection for one pool call: a refused claim and a lost
+        connection (``offline`` says what did not happen) become ActionRefused."""
+        from .shared.claims import ClaimRefused
         from .store import StoreError
 
         conn = self._shared_conn()
         try:
+            yield conn
+        except ClaimRefused as exc:
+            raise ActionRefused(str(exc)) from None
+        except StoreError:
+            raise ActionRefused(offline) from None
+        finally:
+            conn.close()
+
+    def claim_next(self) -> QueueRow | None:
+        """Take the best unclaimed lead of my team's pool; None when it is empty."""
+        from .shared.claims import claim_next, lead_summary
+
+        with self._pool_call("You are offline: the claim did not reach the shared "
+                             "database. Try again when you are back online.") as conn:
             claim = claim_next(conn)
             if claim is None:
                 return None
             row = lead_summary(conn, claim.lead_id)
-        except ClaimRefused as exc:
-            raise ActionRefused(str(exc)) from None
-        except StoreError:
-            raise ActionRefused("You are offline: the claim did not reach the shared "
-                                "database. Try again when you are back online.") from None
-        finally:
-            conn.close()
         return _claimed_row(row)
 
     def renew_claim(self, lead_id: uuid.UUID) -> datetime | None:
         """Extend my claim on ``lead_id`` (the team's lease length from now);
         None when I hold none. A lost claim raises ActionRefused. (Issue 5)"""
-        from .shared.claims import ClaimRefused, current_epoch, renew
-        from .store import StoreError
+        from .shared.claims import current_epoch, renew
 
-        conn = self._shared_conn()
-        try:
+        with self._pool_call("You are offline: the claim was not renewed.") as conn:
             epoch = current_epoch(conn, lead_id)
             return None if epoch is None else renew(conn, lead_id, epoch)
-        except ClaimRefused as exc:
-            raise ActionRefused(str(exc)) from None
-        except StoreError:
-            raise ActionRefused("You are offline: the claim was not renewed.") from None
-        finally:
-            conn.close()
 
     def team_board(self) -> TeamBoard:
         """Who holds what: my team's reps (an admin: everyone's). (Issue 5)"""
@@ -375,19 +377,11 @@ class Workspace(RulesActions):
 
     def release(self, lead_id: uuid.UUID) -> None:
         """Give a lead I claimed back to my team's pool."""
-        from .shared.claims import ClaimRefused, release
-        from .store import StoreError
+        from .shared.claims import release
 
-        conn = self._shared_conn()
-        try:
+        with self._pool_call("You are offline: the release did not reach the shared "
+                             "database. Try again when you are back online.") as conn:
             release(conn, lead_id)
-        except ClaimRefused as exc:
-            raise ActionRefused(str(exc)) from None
-        except StoreError:
-            raise ActionRefused("You are offline: the release did not reach the shared "
-                                "database. Try again when you are back online.") from None
-        finally:
-            conn.close()
 
 
 class _PooledAutocommit:
