@@ -178,23 +178,13 @@ def _run_first_paint(target: str, first, screenshot: str | None, clock,  # type:
         opened["engine"] = engine
         return Workspace(engine, first.me, clock)
 
-    settings = None
-    if not screenshot:
-        from ui.qt import QSettings
-
-        settings = QSettings("LeadQueue", "LeadQueue")
     window = MainWindow(None, first_paint=FirstPaint(first.me, snapshot, preview, first.people),
                         open_workspace=None if screenshot else open_workspace, clock=clock,
-                        settings=settings, store_label=_store_label(target),
+                        settings=_settings(screenshot), store_label=_store_label(target),
                         show_switcher=demo)
     window.in_app_rules = True  # a local store: the rule engine runs in the app
     try:
-        if screenshot:
-            return _screenshot(app, window, screenshot)
-        window.show()
-        window.start()
-        _resume_gc()
-        return int(app.exec())
+        return _show(app, window, screenshot)
     finally:
         engine = opened.get("engine")
         if engine is not None:
@@ -230,27 +220,37 @@ def _run_with_workspace(target: str, as_email: str | None, screenshot: str | Non
         app = qapplication()
         from ui.main_window import MainWindow
 
-        settings = None
-        if not screenshot:
-            from ui.qt import QSettings
-
-            settings = QSettings("LeadQueue", "LeadQueue")
         label = shared.label if shared is not None else _store_label(target)  # issue 5
-        window = MainWindow(workspace, settings=settings, store_label=label,
+        window = MainWindow(workspace, settings=_settings(screenshot), store_label=label,
                             show_switcher=demo)
         window.in_app_rules = True  # only on a local store (the controller checks)
         if shared is not None:  # issue 5: live push, online status, claim renewal
             from ui.shared_session import attach_shared_session
 
             attach_shared_session(window, shared)
-        if screenshot:
-            return _screenshot(app, window, screenshot)
-        window.show()
-        window.start()
-        _resume_gc()
-        return int(app.exec())
+        return _show(app, window, screenshot)
     finally:
         engine.dispose()
+
+
+def _settings(screenshot: str | None):  # type: ignore[no-untyped-def]
+    """The user's saved window layout; none for a screenshot, which neither
+    restores nor saves it."""
+    if screenshot:
+        return None
+    from ui.qt import QSettings
+
+    return QSettings("LeadQueue", "LeadQueue")
+
+
+def _show(app, window, screenshot: str | None) -> int:  # type: ignore[no-untyped-def]
+    """Render the screenshot, or show the window and run until it closes."""
+    if screenshot:
+        return _screenshot(app, window, screenshot)
+    window.show()
+    window.start()
+    _resume_gc()
+    return int(app.exec())
 
 
 def _screenshot(app, window, path: str) -> int:  # type: ignore[no-untyped-def]
