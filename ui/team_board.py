@@ -96,7 +96,23 @@ def ago(when: datetime, now: datetime) -> str:
 # -- models ----------------------------------------------------------------------------------
 
 
-class RepsModel(QAbstractTableModel):
+class _ColumnsModel(QAbstractTableModel):
+    """A table whose columns are ``COLUMNS``, titled by them."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
+                and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+
+class RepsModel(_ColumnsModel):
     """The board's reps, then the pool row (ids in ``_ID_ROLE``; the pool's is None)."""
 
     COLUMNS = ("Rep", "Availability", "Queue", "SLA breaches", "Holding from pool")
@@ -119,16 +135,6 @@ class RepsModel(QAbstractTableModel):
         if parent.isValid() or self.board is None:
             return 0
         return len(self.reps) + 1
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def row_id(self, row: int) -> uuid.UUID | None:
         return self.reps[row].id if 0 <= row < len(self.reps) else None
@@ -232,7 +238,7 @@ class RepsModel(QAbstractTableModel):
         return None
 
 
-class BoardLeadsModel(QAbstractTableModel):
+class BoardLeadsModel(_ColumnsModel):
     """The active leads of one board row (a rep's, or the pool's)."""
 
     COLUMNS = ("P", "Lead", "Company", "Status", "First response", "Claim")
@@ -258,16 +264,6 @@ class BoardLeadsModel(QAbstractTableModel):
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.leads)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def _sla_text(self, lead: Any) -> str:
         now = self.now
