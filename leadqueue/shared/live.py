@@ -173,11 +173,7 @@ class LeadListener:
             finally:
                 self._listening.clear()
                 conn, self._conn = self._conn, None
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except Exception:  # already broken
-                        pass
+                _close_quietly(conn)
             if self._stop.is_set():
                 break
             # Jitter keeps a whole team from reconnecting in lock step after a restart.
@@ -303,8 +299,13 @@ class IntakeWaker:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # already broken
-                pass
+        _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    """Close a connection that may already be broken (nothing to report then)."""
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # already broken
+            pass
