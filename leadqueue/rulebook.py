@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import pairwise
@@ -771,10 +771,6 @@ class ActiveRules:
 
     def window_start(self, team_id: uuid.UUID | None) -> str:
         return self.windows.get(team_id, "08:00") if team_id else "08:00"
-
-
-def holidays_of(values: Iterable[Any]) -> tuple[date, ...]:
-    return tuple(_date(f"holidays[{i}]", v) for i, v in enumerate(values))
 
 
 __all__ = [

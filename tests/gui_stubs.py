@@ -52,9 +52,6 @@ class StubDialogs:
     def show_error(self, title: str, message: str) -> None:
         self.errors.append((title, message))
 
-    def show_problems(self, title: str, problems: list[str]) -> None:
-        self.errors.append((title, "\n".join(problems)))
-
     def show_shortcuts(self, rows: list[tuple[str, str]]) -> None:
         self.shortcuts_shown += 1
         self.shortcut_rows = rows

@@ -376,9 +376,6 @@ class Dialogs:
 
     # -- telling -----------------------------------------------------------------
 
-    def show_problems(self, title: str, problems: list[str]) -> None:
-        QtWidgets.QMessageBox.warning(self.parent, title, "\n".join(f"• {p}" for p in problems))
-
     def show_error(self, title: str, message: str) -> None:
         QtWidgets.QMessageBox.warning(self.parent, title, message)
 

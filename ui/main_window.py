@@ -734,9 +734,6 @@ class MainWindow(QtWidgets.QMainWindow):
         row = self.model.row_at(self.view.currentIndex().row())
         return row.id if row is not None else None
 
-    def current_row(self) -> QueueRow | None:
-        return self.model.row_at(self.view.currentIndex().row())
-
     @property
     def active_lead(self) -> uuid.UUID | None:
         """The lead the rep has open (shown in the preview, being worked)."""

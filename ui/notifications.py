@@ -149,11 +149,6 @@ def fetch_sla_clocks(ws: Any, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]
     return dict(ws.sla_clocks(lead_ids)) if lead_ids else {}
 
 
-def quiet_hours_of(ws: Any) -> QuietHours | None:
-    """The signed-in person's saved quiet hours (``Workspace.quiet_hours``), or None."""
-    return read_quiet_hours(ws)[0]
-
-
 def read_quiet_hours(ws: Any) -> tuple[QuietHours | None, str | None]:
     """(my quiet hours or None, the zone they are read in) from the core.
 

@@ -1,7 +1,9 @@
 """Duplicate detection: leads that share a normalised e-mail or phone.
 
 Pure: takes (id, created_at, email, phone) tuples and returns merge pairs
-(older survivor, newer duplicate). The engine applies the merge.
+(older survivor, newer duplicate). Nothing calls it yet: the engine does not
+merge leads, and intake finds duplicates by its own contact keys
+(``leadqueue.shared.intake``).
 """
 
 from __future__ import annotations

@@ -311,13 +311,6 @@ def due_stages(lead: LeadTiming, policy: EscalationPolicy, now: datetime,
     return out
 
 
-def next_stage(lead: LeadTiming, policy: EscalationPolicy,
-               fired: Mapping[str, object] | set[str] | frozenset[str]) -> StageDecision | None:
-    """The next stage that will fire for the current assignment, if any."""
-    pending = _pending(lead, policy, fired)
-    return _decision(lead, policy, pending[0]) if pending else None
-
-
 # --------------------------------------------------------------------------- the plan
 
 

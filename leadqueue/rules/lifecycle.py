@@ -48,10 +48,6 @@ def cadence_exhausted(now: datetime, recycle_days: int = DEFAULT_RECYCLE_DAYS,
     )
 
 
-def recycle_due(status: LeadStatus, recycle_at: datetime | None, now: datetime) -> bool:
-    return status is LeadStatus.NURTURE and recycle_at is not None and recycle_at <= now
-
-
 def recycle(recycle_at: datetime) -> LeadChange:
     """A nurtured lead re-enters the queue on its recycle date as a new cadence."""
     return LeadChange(

@@ -302,10 +302,6 @@ class RoutingBook:
         """A team's reps (not team leads or admins), in a stable order."""
         return list(self._members.get(team_id, ())) if team_id is not None else []
 
-    def with_reps(self, reps: Mapping[uuid.UUID, Rep]) -> RoutingBook:
-        """The same book with fresher people (e.g. today's counts filled in)."""
-        return replace(self, reps=reps)
-
     def matching_rule(self, lead: LeadFacts) -> Rule | None:
         for rule in self.ordered_rules():
             if lead.team_id is not None and rule.team_id not in (None, lead.team_id):

@@ -74,10 +74,6 @@ class ScoreResult:
     breakdown: list[dict[str, Any]]
     action: ScoreAction
 
-    @property
-    def breakdown_pairs(self) -> tuple[tuple[str, int], ...]:
-        return tuple((b["rule"], b["points"]) for b in self.breakdown)
-
 
 def breakdown_pairs(stored: list[Any] | None) -> tuple[tuple[str, int], ...]:
     return tuple((str(b["rule"]), int(b["points"])) for b in (stored or ()))
