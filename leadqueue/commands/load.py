@@ -47,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
-    where = target if is_url(target) else str(sqlite_path_of(to_url(target)))
     if is_url(target):
-        where = where.split("://", 1)[0] + "://" + where.split("://", 1)[1].rsplit("@", 1)[-1]
+        scheme, _, rest = target.partition("://")
+        where = f"{scheme}://{rest.rsplit('@', 1)[-1]}"  # never print the password
+    else:
+        where = str(sqlite_path_of(to_url(target)))
     print(f"{report.summary()} into {where}")
     return 0
 
