@@ -66,6 +66,14 @@ def _password_from_stdin(args: argparse.Namespace) -> str | None:
     return password
 
 
+def _say_password(generated: str | None, password_set: bool) -> None:
+    """A generated password, shown this once; or that the old one still holds."""
+    if generated:
+        print(f"password (shown once, pass it on privately): {generated}")
+    elif not password_set:
+        print("password unchanged (leadqueue admin set-password changes it)")
+
+
 def run_init(args: argparse.Namespace) -> int:
     from ..shared.admin import init
 
@@ -95,10 +103,7 @@ def run_add_user(args: argparse.Namespace) -> int:
     verb = "created" if result.created else "updated"
     print(f"{verb} {args.role} {result.email} (login {result.login}) in team {args.team.strip()}"
           + (" (new team)" if result.team_created else ""))
-    if result.password:
-        print(f"password (shown once, pass it on privately): {result.password}")
-    elif not result.password_set:
-        print("password unchanged (leadqueue admin set-password changes it)")
+    _say_password(result.password, result.password_set)
     print(connect_hint(url, result.login))
     return 0
 
@@ -115,10 +120,7 @@ def _add_intake_login(args: argparse.Namespace, url: str) -> int:
     result = add_intake_login(url, login=args.login, password=_password_from_stdin(args))
     print(f"{'created' if result.created else 'updated'} intake login {result.login}: it may "
           "only add rows to the intake table (id, received_at, source_system, payload)")
-    if result.password:
-        print(f"password (shown once, pass it on privately): {result.password}")
-    elif not result.password_set:
-        print("password unchanged (leadqueue admin set-password changes it)")
+    _say_password(result.password, result.password_set)
     print(intake_hint(url, result.login))
     return 0
 
@@ -129,8 +131,7 @@ def run_set_password(args: argparse.Namespace) -> int:
     generated = set_password(_shared_url(args), login=args.login,
                              password=_password_from_stdin(args))
     print(f"password of {args.login} changed")
-    if generated:
-        print(f"password (shown once, pass it on privately): {generated}")
+    _say_password(generated, True)
     return 0
 
 
