@@ -198,4 +198,9 @@ def launch_gui(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m leadqueue.cli`` this file is ``__main__``, a second copy
+    # of the module whose UsageError is not the one the commands raise; the
+    # package's own module is the one to run.
+    from leadqueue.cli import main as _main
+
+    sys.exit(_main())

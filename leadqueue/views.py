@@ -78,6 +78,16 @@ class RankedQueue:
 
 
 @dataclass(frozen=True)
+class TeamQueue:
+    """The active leads of the reps a team lead (or admin) oversees, merged."""
+
+    rows: tuple[QueueRow, ...]
+    #: Lead id -> the owning rep's name.
+    owners: dict[uuid.UUID, str]
+    now: datetime
+
+
+@dataclass(frozen=True)
 class OutcomeResult:
     """What logging a call did, and the next step the rules propose.
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
-from .enums import LeadStatus, Role
+from .enums import Role
 from .errors import ActionRefused, LeadNotFound
-from .views import ActivityView, LeadDetail, PersonView, QueueRow, RankedQueue
+from .views import ActivityView, LeadDetail, PersonView, QueueRow, RankedQueue, TeamQueue
 from .workspace_rules import RulesActions
 
 if TYPE_CHECKING:
@@ -95,40 +95,39 @@ class Workspace(RulesActions):
         with self.engine.connect() as conn:
             return ranked_queue(conn, self.me.id, self.me.team_id, now, limit)
 
-    def queue(self) -> list[QueueRow]:
-        """The signed-in rep's active leads: P1 first, then oldest first."""
-        from sqlalchemy import select
-        from sqlalchemy.orm import Session
+    def team_queue(self, at: datetime | None = None) -> TeamQueue:
+        """Every active lead of the reps this person oversees, for the team view.
 
-        from .model import Lead, SlaPolicy
-        from .rules.sla import SlaTarget, first_response_deadline
+        A team lead sees their team's reps, an admin every rep. Each rep's
+        leads are ranked by the same engine as their own queue (so SLA
+        deadlines honour team overrides and business hours), then merged:
+        priority first, then whichever comes first of the SLA deadline and
+        the time the lead is due, then age. Do-not-contact leads are left out,
+        as in the reps' own queues.
+        """
+        from .clock import as_utc
+        from .queue import ranked_queue
 
-        with Session(self.engine) as s:
-            targets = {
-                p.priority: SlaTarget(p.priority, p.first_response_minutes)
-                for p in s.scalars(
-                    select(SlaPolicy).where(SlaPolicy.team_id.is_(None),
-                                            SlaPolicy.deleted_at.is_(None))
-                )
-            }
-            leads = s.scalars(
-                select(Lead)
-                .where(
-                    Lead.owner_id == self.me.id,
-                    Lead.status.in_([LeadStatus.NEW, LeadStatus.WORKING]),
-                    Lead.deleted_at.is_(None),
-                )
-                .order_by(Lead.priority, Lead.created_at, Lead.id)
-            ).all()
-            return [
-                queue_row(
-                    lead,
-                    first_response_deadline(lead.created_at, targets.get(lead.priority))
-                    if lead.first_action_at is None
-                    else None,
-                )
-                for lead in leads
-            ]
+        if self.me.role == Role.REP:
+            raise ActionRefused("the team queue is for team leads and admins")
+        now = as_utc(at) if at is not None else self.clock.now()
+        reps = [p for p in self.people() if p.role == Role.REP
+                and (self.me.role == Role.ADMIN or p.team_id == self.me.team_id)]
+        rows: list[QueueRow] = []
+        owners: dict[uuid.UUID, str] = {}
+        with self.engine.connect() as conn:
+            for rep in reps:
+                ranked = ranked_queue(conn, rep.id, rep.team_id, now)
+                for row in (*ranked.callable, *ranked.later, *ranked.upcoming):
+                    rows.append(row)
+                    owners[row.id] = rep.name
+
+        def when(row: QueueRow) -> datetime:
+            due = [t for t in (row.sla_due_at, row.due_at, row.next_step_at) if t is not None]
+            return min(due) if due else row.created_at
+
+        rows.sort(key=lambda r: (r.priority, when(r), r.created_at, str(r.id)))
+        return TeamQueue(tuple(rows), owners, now)
 
     def lead(self, lead_id: uuid.UUID) -> LeadDetail:
         from sqlalchemy import select
@@ -446,20 +445,6 @@ def list_people(engine: Engine) -> list[PersonView]:
             for u, team_name in rows
         ]
     return sorted(people, key=lambda p: (order[Role(p.role)], p.team_name or "", p.name))
-
-
-def queue_row(lead: Lead, sla_due_at: datetime | None, tier: int | None = None,
-              reasons: tuple[str, ...] = ()) -> QueueRow:
-    return QueueRow(
-        id=lead.id, external_id=lead.external_id,
-        name=f"{lead.first_name} {lead.last_name}".strip(), company=lead.company,
-        priority=lead.priority, status=lead.status.value, lead_class=lead.lead_class.value,
-        source=lead.source, phone=lead.phone, email=lead.email, timezone=lead.timezone,
-        score=lead.score, created_at=lead.created_at, next_step=lead.next_step,
-        next_step_kind=lead.next_step_kind.value if lead.next_step_kind else None,
-        next_step_at=lead.next_step_at, sla_due_at=sla_due_at, tier=tier, reasons=reasons,
-        data_issues=tuple(lead.data_issues or ()),
-    )
 
 
 def calling_window(session: Session, *team_ids: uuid.UUID | None) -> tuple[str, str]:

@@ -189,3 +189,27 @@ def test_a_reassignment_on_a_local_store_tells_the_new_owner_why(store) -> None:
     assert lea.reassign([ids["L3"]], bob.me.id, None) == 1
     assert bob.assignment_notice(ids["L3"], "reassigned").why.endswith(  # type: ignore[union-attr]
         "reassigned to you by Lea Lead")
+
+
+def test_the_team_queue_merges_the_reps_ranked_queues(store) -> None:  # type: ignore[no-untyped-def]
+    from leadqueue.model import SlaPolicy
+    from leadqueue.store import session_scope
+
+    engine, ids = store
+    lead_ws = ws_of(engine, "lea@example.com")
+    team = lead_ws.team_queue()
+    ada, bob = ws_of(engine, "ada@example.com"), ws_of(engine, "bob@example.com")
+    expected: set[object] = set()
+    for rep in (ada, bob):
+        q = rep.ranked_queue()
+        expected |= {r.id for r in (*q.callable, *q.later, *q.upcoming)}
+    assert {r.id for r in team.rows} == expected  # East only: not Cy's West leads
+    assert team.owners[ids["L1"]] == "Ada Rep" and team.owners[ids["B1"]] == "Bob Rep"
+    assert [r.priority for r in team.rows] == sorted(r.priority for r in team.rows)
+    # The SLA deadline is the ranking's: a team override of the P1 target shows.
+    with session_scope(engine) as s:
+        s.add(SlaPolicy(team_id=lead_ws.me.team_id, priority=1, first_response_minutes=45))
+    row = next(r for r in lead_ws.team_queue().rows if r.id == ids["L1"])
+    assert row.sla_due_at == ada.lead(ids["L1"]).created_at + timedelta(minutes=45)
+    with pytest.raises(ActionRefused):
+        ada.team_queue()

@@ -83,6 +83,7 @@ def test_small_store_gives_ada_six_active_leads(tmp_path: Path) -> None:
     """The GUI tests' data is what they assume (their expectations rest on it)."""
     from datetime import UTC
 
+    from leadqueue.clock import FakeClock
     from leadqueue.store import open_local_store
     from leadqueue.workspace import Workspace
 
@@ -90,7 +91,9 @@ def test_small_store_gives_ada_six_active_leads(tmp_path: Path) -> None:
     ids = write_small_store(tmp_path / "s.db", now)
     engine = open_local_store(tmp_path / "s.db")
     try:
-        ws = Workspace.open(engine, "ada@example.com")
-        assert {r.id for r in ws.queue()} == {ids[k] for k in ("L1", "L2", "L3", "L4", "L5", "L6")}
+        ws = Workspace.open(engine, "ada@example.com", FakeClock(now))
+        ranked = ws.ranked_queue()
+        shown = {r.id for r in (*ranked.callable, *ranked.later, *ranked.upcoming)}
+        assert shown == {ids[k] for k in ("L1", "L2", "L3", "L4", "L5", "L6")}
     finally:
         engine.dispose()

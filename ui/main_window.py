@@ -118,18 +118,9 @@ def fetch_queue(ws: Workspace) -> QueueSnapshot:
         q = ws.ranked_queue(at=now)
         return QueueSnapshot(tuple(q.callable), tuple(q.later), tuple(q.upcoming), now,
                              {}, False)
-    # Team lead and admin: the active leads of every rep they oversee, P1 first.
-    people = [p for p in ws.people() if p.role == "rep"
-              and (ws.me.role == "admin" or p.team_id == ws.me.team_id)]
-    rows: list[QueueRow] = []
-    owners: dict[uuid.UUID, str] = {}
-    for rep in people:
-        for row in Workspace(ws.engine, rep, ws.clock).queue():
-            rows.append(row)
-            owners[row.id] = rep.name
-    rows.sort(key=lambda r: (r.priority, r.sla_due_at or r.next_step_at or r.created_at,
-                             r.created_at, str(r.id)))
-    return QueueSnapshot(tuple(rows), (), (), now, owners, True)
+    # Team lead and admin: the core merges the ranked queues of their reps.
+    team = ws.team_queue(at=now)
+    return QueueSnapshot(team.rows, (), (), now, dict(team.owners), True)
 
 
 def fetch_preview(ws: Workspace, lead_id: uuid.UUID, row: QueueRow | None) -> PreviewData:
