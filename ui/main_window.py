@@ -621,7 +621,7 @@ class MainWindow(QtWidgets.QMainWindow):
                              owners=snap.owners, sections=not snap.team_view)
         widths = dict(QUEUE_COLUMN_WIDTHS)
         if snap.team_view:  # room for the Owner column
-            widths.update({COL_COMPANY: 130, COL_TIER: 72})
+            widths.update({COL_COMPANY: 118, COL_TIER: 86})
         for col in (COL_COMPANY, COL_TIER):
             self.view.setColumnWidth(col, widths[col])
         self._refresh_sources()
